@@ -1,0 +1,153 @@
+// mcentral: see mcentral.h.
+#include "alloc/mcentral.h"
+
+#include "alloc/mcache.h"
+#include "alloc/mheap.h"
+#include "alloc/sweep.h"
+#include "runtime/fatal.h"
+
+namespace rt::alloc {
+
+void SpanQueue::push(MSpan* s) {
+  s->next = nullptr;
+  s->prev = tail_;
+  if (tail_) {
+    tail_->next = s;
+  } else {
+    head_ = s;
+  }
+  tail_ = s;
+}
+
+MSpan* SpanQueue::pop() {
+  MSpan* s = head_;
+  if (s) remove(s);
+  return s;
+}
+
+void SpanQueue::remove(MSpan* s) {
+  if (s->prev) {
+    s->prev->next = s->next;
+  } else {
+    head_ = s->next;
+  }
+  if (s->next) {
+    s->next->prev = s->prev;
+  } else {
+    tail_ = s->prev;
+  }
+  s->next = s->prev = nullptr;
+  s->list = SpanList::kNone;
+}
+
+size_t MCentral::sweep_index(bool swept) const {
+  uint32_t sg = MHeap::get().sweepgen();
+  return swept ? (sg / 2) % 2 : 1 - (sg / 2) % 2;
+}
+
+void MCentral::push_locked(MSpan* s) {
+  size_t i = sweep_index(true);
+  if (s->alloc_count.load(std::memory_order_relaxed) < s->nelems || s->frees_pending()) {
+    partial_[i].push(s);
+    s->list = SpanList::kPartial;
+  } else {
+    full_[i].push(s);
+    s->list = SpanList::kFull;
+  }
+}
+
+MSpan* MCentral::cache_span(Cache* cache) {
+  MHeap& heap = MHeap::get();
+  MSpan* s = nullptr;
+  {
+    rt::detail::LockGuard g(lock_);
+    uint32_t sg = heap.sweepgen();
+    s = partial_[sweep_index(true)].pop();
+    if (!s) {
+      // Unswept partial spans: sweep, then use.
+      while ((s = partial_[sweep_index(false)].pop()) != nullptr) {
+        if (sweep_span(s, sg)) break;  // sweep_span may free an empty span
+      }
+    }
+    if (!s) {
+      // Unswept full spans: sweep a bounded number; keep one that freed a slot.
+      for (int budget = kSpanBudget; budget > 0; budget--) {
+        MSpan* f = full_[sweep_index(false)].pop();
+        if (!f) break;
+        if (!sweep_span(f, sg)) continue;
+        if (f->alloc_count.load(std::memory_order_relaxed) < f->nelems) {
+          s = f;
+          break;
+        }
+        full_[sweep_index(true)].push(f);
+        f->list = SpanList::kFull;
+      }
+    }
+    if (!s) {
+      // Swept full spans that other threads freed into since.
+      int budget = kSpanBudget;
+      for (MSpan* f = full_[sweep_index(true)].head(); f && budget > 0; budget--) {
+        MSpan* nxt = f->next;
+        if (f->frees_pending()) {
+          full_[sweep_index(true)].remove(f);
+          f->reclaim();
+          if (f->alloc_count.load(std::memory_order_relaxed) < f->nelems) {
+            s = f;
+            break;
+          }
+          push_locked(f);
+        }
+        f = nxt;
+      }
+    }
+    if (s) {
+      if (s->frees_pending()) s->reclaim();
+      s->owner.store(cache, std::memory_order_relaxed);
+      s->sweepgen.store(sg + 3, std::memory_order_relaxed);
+    }
+  }
+  if (!s) {
+    s = heap.alloc_span(kSizeClasses[span_class_size_class(spanclass_)].npages, spanclass_, cache);
+    if (!s) return nullptr;
+    s->owner.store(cache, std::memory_order_relaxed);
+    s->sweepgen.store(heap.sweepgen() + 3, std::memory_order_relaxed);
+  }
+  s->count_at_cache = s->alloc_count.load(std::memory_order_relaxed);
+  RT_ASSERT(s->alloc_count.load(std::memory_order_relaxed) < s->nelems);
+  return s;
+}
+
+void MCentral::uncache_span(MSpan* s) {
+  MHeap& heap = MHeap::get();
+  s->owner.store(nullptr, std::memory_order_relaxed);
+  if (s->frees_pending()) s->reclaim();
+  if (s->alloc_count.load(std::memory_order_relaxed) == 0 && !s->frees_pending()) {
+    heap.free_span(s);
+    return;
+  }
+  rt::detail::LockGuard g(lock_);
+  s->sweepgen.store(heap.sweepgen(), std::memory_order_relaxed);
+  push_locked(s);
+}
+
+void MCentral::note_remote_free(MSpan* s) {
+  rt::detail::LockGuard g(lock_);
+  if (s->list == SpanList::kFull) {
+    size_t i = s->sweepgen.load(std::memory_order_relaxed) == MHeap::get().sweepgen()
+                   ? sweep_index(true)
+                   : sweep_index(false);
+    full_[i].remove(s);
+    partial_[i].push(s);
+    s->list = SpanList::kPartial;
+  }
+}
+
+size_t MCentral::npartial() const {
+  rt::detail::LockGuard g(lock_);
+  size_t n = 0;
+  for (const SpanQueue& q : partial_)
+    for (MSpan* s = q.head(); s; s = s->next) n++;
+  return n;
+}
+
+}  // namespace rt::alloc
