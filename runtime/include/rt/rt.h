@@ -1,4 +1,7 @@
 // librt: Go's runtime as a C++20 library. The umbrella header.
 #pragma once
 
+#include "rt/chan.h"
 #include "rt/memstats.h"
+#include "rt/panic.h"
+#include "rt/sched.h"

@@ -1,0 +1,85 @@
+// hchan: the runtime side of a channel (Go's chan.go), shared by send,
+// receive, close and select.
+//
+// A channel is a lock, a ring buffer of cap elements (none when
+// unbuffered), and two FIFO queues of waiters (sudogs): goroutines (or
+// threads) blocked sending and blocked receiving. Invariants, all under
+// the lock:
+//   - recvq non-empty => the buffer is empty (a receiver only waits when
+//     there is nothing to take);
+//   - sendq non-empty => the buffer is full;
+//   - after close, nobody is queued.
+// Data moves directly between a waiting partner's stack and the active
+// goroutine: a sender that finds a waiting receiver moves its value into
+// the receiver's storage; a receiver that finds a waiting sender takes the
+// buffer's head and moves the sender's value into the freed slot (or takes
+// the sender's value directly when unbuffered). The partner is then made
+// runnable with its sudog marked successful; close wakes everyone with
+// success = false (receivers then see "closed", senders panic).
+//
+// Select waiters are sudogs too, one per case, all pointing at one
+// SelectState; whoever dequeues one first wins it by CAS on the state's
+// `done`, and stale sudogs of a won select are skipped by dequeue.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "rt/chan.h"
+#include "runtime/lock.h"
+#include "sched/gmp.h"
+
+namespace rt::detail {
+
+struct SelectState;
+
+struct Sudog {
+  rt::sched::G* g = nullptr;           // the waiting goroutine, or nullptr: a thread
+  std::atomic<uint32_t> note{0};       // a waiting thread sleeps on this
+  void* elem = nullptr;                // send: value to move from; recv: storage
+  ChanCore* c = nullptr;
+  Sudog* next = nullptr;
+  Sudog* prev = nullptr;
+  SelectState* sel = nullptr;          // non-null: part of a select
+  int case_index = -1;
+  bool success = false;  // completed by a partner (false: woken by close)
+  bool queued = false;   // on c's queue (channel lock)
+};
+
+struct SelectState {
+  std::atomic<uint32_t> done{0};  // 0 -> 1 by the partner that wins it
+  Sudog* winner = nullptr;        // set by that partner before waking us
+  std::atomic<uint32_t> note{0};  // a select on a thread sleeps here
+};
+
+struct WaitQ {
+  Sudog* first = nullptr;
+  Sudog* last = nullptr;
+  void enqueue(Sudog* s);
+  // The first waiter still wanting to be woken (skips sudogs of selects
+  // someone else already won), unlinked; nullptr if none.
+  Sudog* dequeue();
+  void remove(Sudog* s);
+};
+
+struct ChanCore {
+  rt::detail::Lock lock;
+  const ElemOps* ops = nullptr;
+  size_t cap = 0;
+  unsigned char* buf = nullptr;  // cap slots of ops->size, aligned to ops->align
+  size_t slot = 0;               // bytes per slot
+  // Buffer state (lock). qcount is atomic only so len() may read it unlocked.
+  std::atomic<size_t> qcount{0};
+  size_t sendx = 0, recvx = 0;
+  bool closed = false;
+  WaitQ recvq, sendq;
+  std::atomic<uint32_t> refs{1};
+
+  void* slot_at(size_t i) { return buf + i * slot; }
+};
+
+// Makes a waiter runnable (goroutine) or wakes it (thread).
+void ready_sudog(Sudog* s);
+
+}  // namespace rt::detail

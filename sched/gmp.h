@@ -1,0 +1,272 @@
+// The scheduler's three objects, as in Go's runtime2.go:
+//   G - a goroutine: a fiber (Boost.Context fcontext) on its own stack;
+//   M - an OS thread that runs goroutines; its native stack is "g0", where
+//       the scheduler itself runs between goroutines;
+//   P - a processor: the right to run Go code. GOMAXPROCS of them; each has
+//       a run queue, a timer heap and an allocation cache. An M must hold a
+//       P to run a G (except while the G is in a syscall scope).
+//
+// Switching: a G never switches directly to another G. It jumps to its
+// M's g0 context with an action (park, yield, exit, ...); g0 performs the
+// action now that the G's stack is no longer in use (so another M may
+// resume the G at once), picks the next G and jumps to it. A G may resume
+// on a different M than the one it left, so G code must re-read the current
+// M after every switch (current_m() is deliberately not inlined: a cached
+// TLS address would name the old thread).
+//
+// Invariants are written next to the fields they govern.
+#pragma once
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/lock.h"
+#include "sched/stack.h"
+#include "sched/task.h"
+
+namespace rt::alloc {
+class Cache;
+}
+
+namespace rt::sched {
+
+using boost::context::detail::fcontext_t;
+using boost::context::detail::transfer_t;
+
+struct M;
+struct P;
+struct Timer;
+
+// G status. kGScan may be or'ed into kGRunnable, kGWaiting, kGSyscall or
+// kGPreempted by whoever claims the G to scan its stack; nobody else changes
+// the status while the bit is set (they spin, as Go's casgstatus does).
+enum GStatus : uint32_t {
+  kGIdle = 0,       // allocated, not yet started
+  kGRunnable = 1,   // on a run queue, not running
+  kGRunning = 2,    // running on an M that holds a P
+  kGSyscall = 3,    // in a syscall scope: has an M, not a P
+  kGWaiting = 4,    // parked; some wait queue or timer will ready it
+  kGDead = 6,       // finished, or on the free list
+  kGPreempted = 9,  // stopped itself for suspend_g(); the suspender owns it
+  kGScan = 0x1000,
+};
+
+enum class WaitReason : uint8_t {
+  kNone,
+  kChanReceiveNilChan,
+  kChanSendNilChan,
+  kSelectNoCases,
+  kChanReceive,
+  kChanSend,
+  kSelect,
+  kSleep,
+  kSemacquire,
+  kSyncMutexLock,
+  kSyncRWMutexRLock,
+  kSyncRWMutexLock,
+  kSyncCondWait,
+  kSyncWaitGroupWait,
+  kSyncOnce,
+  kPreempted,
+  kGCWorkerIdle,
+  kGCAssistWait,
+  kFinalizerWait,
+  kForceGCIdle,
+  kStopTheWorld,
+  kSyscallExit,
+};
+const char* wait_reason_string(WaitReason r);
+
+// Goroutine-local storage slots per G (rt::GoroutineLocal keys).
+inline constexpr int kGlsSlots = 16;
+
+struct G {
+  // --- the fiber ---------------------------------------------------------
+  // Saved context (the SP of the switch frame) while the G is not running;
+  // written by g0 after the G switched out, read by g0 to resume it.
+  fcontext_t ctx = nullptr;
+  Stack stack;
+  int64_t id = 0;
+  // See GStatus. Changed with CAS (cas_status) so scan claims are honoured.
+  std::atomic<uint32_t> status{kGIdle};
+  // The M running it (while kGRunning or kGSyscall); nullptr otherwise.
+  M* m = nullptr;
+  // lock_os_thread: the M this G is wired to, and the nesting count.
+  M* lockedm = nullptr;
+  uint32_t lock_count = 0;
+  // SP saved on syscall entry: the collector scans [syscall_sp, stack.hi).
+  uintptr_t syscall_sp = 0;
+  WaitReason wait_reason = WaitReason::kNone;
+
+  // --- preemption ---------------------------------------------------------
+  // Set by sysmon / suspend_g; polled at safe points (allocation, channel
+  // and sync operations, yield_point) and by the SIGURG handler.
+  std::atomic<bool> preempt{false};
+  // With preempt: stop as kGPreempted for the suspender instead of yielding.
+  std::atomic<bool> preempt_stop{false};
+  // > 0: inside a no-preempt scope; the signal handler will not preempt.
+  int nopreempt = 0;
+
+  bool system = false;  // runtime goroutine: not counted, not a deadlock witness
+  G* schedlink = nullptr;  // global run queue / free list link (owner's lock)
+  void* param = nullptr;   // handed over by whoever readies the G
+  Task task;
+  void* gls[kGlsSlots] = {};
+
+  // Sanitizer bookkeeping for fiber switches.
+  void* asan_fake_stack = nullptr;
+  void* tsan_fiber = nullptr;
+};
+
+// What a G asks its M's g0 to do after the G has switched out.
+enum class SwitchAction : uint8_t {
+  kNone,
+  kPark,      // gopark: status -> waiting, then run unlockf
+  kYield,     // gosched: back to the global run queue
+  kYieldLocal,  // goyield: to the tail of this P's run queue
+  kPreempt,   // preempted at a safe point: global run queue
+  kPreemptStop,  // suspend_g: status -> kGPreempted, tell the suspender
+  kExit,      // the G's function returned
+  kSyscallBlock,  // exitsyscall found no P: queue the G, stop the M
+};
+
+struct M {
+  int64_t id = 0;
+  // g0's saved context while a G runs on this M. Written by the G each time
+  // it is resumed (the resuming g0 passes its own context).
+  fcontext_t g0ctx = nullptr;
+  // The G running on this M, or nullptr on g0. Atomic (relaxed) because
+  // sysmon and the signal handler read it from outside.
+  std::atomic<G*> curg{nullptr};
+  P* p = nullptr;        // attached P (nullptr while idle or in a syscall)
+  // P handed over by startm (stored before the wake-up), taken at wake-up.
+  std::atomic<P*> nextp{nullptr};
+  P* oldp = nullptr;     // the P it had when its G entered a syscall
+  bool spinning = false; // looking for work; counted in Sched::nmspinning
+  G* lockedg = nullptr;  // lock_os_thread
+  M* schedlink = nullptr;  // idle M list (Sched::lock)
+  // Note the M sleeps on while idle: 0 = not woken, 1 = woken.
+  std::atomic<uint32_t> park{0};
+  // Deadline (nanotime) of a timed idle sleep, 0 = none. Sched::lock.
+  int64_t park_until = 0;
+  // 1 while a SIGURG to this M is in flight (coalesces signals).
+  std::atomic<uint32_t> signal_pending{0};
+  std::atomic<uint64_t> preempt_gen{0};  // async preemptions done
+  int tid = 0;
+  unsigned long pthread = 0;
+
+  // Switch handshake: set by the G before jumping to g0.
+  SwitchAction action = SwitchAction::kNone;
+  bool (*unlockf)(G*, void*) = nullptr;
+  void* unlock_arg = nullptr;
+
+  // Sanitizer bookkeeping: g0's stack bounds and TSan fiber.
+  const void* g0_stack_bottom = nullptr;
+  size_t g0_stack_size = 0;
+  void* g0_tsan_fiber = nullptr;
+  void* altstack = nullptr;
+  // This thread's C++ exception globals (switch.h moves them per G).
+  void* eh_globals = nullptr;
+};
+
+enum PStatus : uint32_t {
+  kPIdle = 0,     // on the idle list, or being handed over
+  kPRunning = 1,  // owned by an M running Go code or the scheduler
+  kPSyscall = 2,  // its M's G is in a syscall scope; sysmon may retake it
+  kPGCStop = 3,   // stopped for stop-the-world
+};
+
+inline constexpr uint32_t kRunqSize = 256;
+
+struct alignas(64) P {
+  int32_t id = 0;
+  // kPSyscall -> anything is taken by CAS (sysmon and the returning M race).
+  std::atomic<uint32_t> status{kPIdle};
+  uint32_t schedtick = 0;  // every schedule() on this P; owner only
+  std::atomic<uint32_t> schedtick_pub{0};  // schedtick, published for sysmon
+  // nanotime() when the current time slice began (set with schedtick_pub),
+  // so sysmon preempts at 10 ms of the slice, not of its own observation.
+  std::atomic<int64_t> schedwhen{0};
+  std::atomic<uint32_t> syscalltick{0};    // every syscall entry
+  // Owning M (nullptr when idle or in syscall). Atomic (relaxed): sysmon
+  // reads it to find whom to preempt.
+  std::atomic<M*> m{nullptr};
+  P* link = nullptr;    // idle P list (Sched::lock)
+  rt::alloc::Cache* mcache = nullptr;
+
+  // Local run queue: a lock-free ring. Only the owner writes runq_tail and
+  // the slots; consumers (owner and thieves) advance runq_head by CAS.
+  // Slots are atomics because a thief may read a slot the owner is about
+  // to reuse; its CAS then fails and it retries.
+  alignas(64) std::atomic<uint32_t> runq_head{0};
+  alignas(64) std::atomic<uint32_t> runq_tail{0};
+  std::atomic<G*> runq[kRunqSize] = {};
+  // One G to run next (inherits the time slice). Owner sets; thieves take
+  // it by CAS in their last stealing pass.
+  std::atomic<G*> runnext{nullptr};
+
+  // Timers (timers.cc): a min-heap by deadline under timers_lock.
+  rt::detail::Lock timers_lock;
+  Timer** timers = nullptr;
+  uint32_t ntimers = 0, timers_cap = 0;
+  // Earliest deadline in the heap (0 = none): read without the lock.
+  std::atomic<int64_t> timer0_when{0};
+
+  // sysmon's view (sysmon thread only).
+  uint32_t sysmon_schedtick = 0;
+  int64_t sysmon_schedwhen = 0;
+  uint32_t sysmon_syscalltick = 0;
+  int64_t sysmon_syscallwhen = 0;
+
+  // Hooks for the collector: per-P state it owns (write-barrier buffer,
+  // mark work buffer). Opaque here.
+  void* gc_state = nullptr;
+};
+
+// Global scheduler state (Go's schedt).
+struct Sched {
+  rt::detail::Lock lock;
+  // Idle Ms (lock). nmidle counts them.
+  M* midle = nullptr;
+  int32_t nmidle = 0;
+  int32_t mcount = 0;       // Ms created (lock)
+  int32_t nmidlelocked = 0; // Ms idle waiting for their locked G (lock)
+  // Idle Ps (lock); npidle is also read without it.
+  P* pidle = nullptr;
+  std::atomic<int32_t> npidle{0};
+  std::atomic<int32_t> nmspinning{0};
+  // Global run queue (lock).
+  G* runq_head = nullptr;
+  G* runq_tail = nullptr;
+  std::atomic<int32_t> runq_size{0};
+  // Free Gs with stacks (lock).
+  G* gfree = nullptr;
+  int32_t ngfree = 0;
+  // Stop-the-world.
+  std::atomic<uint32_t> gcwaiting{0};
+  int32_t stopwait = 0;                 // Ps still to stop (lock)
+  std::atomic<uint32_t> stopnote{0};
+  // The M sleeping with a deadline for the earliest timer (lock).
+  M* timer_waiter = nullptr;
+};
+
+// --- globals and accessors (proc.cc) ---------------------------------------
+extern Sched sched;
+extern P** allp;             // GOMAXPROCS Ps
+extern std::atomic<int32_t> gomaxprocs_n;
+
+inline thread_local M* t_m = nullptr;
+// The calling thread's M (nullptr on threads that are not Ms). Not inlined:
+// see the file comment.
+M* current_m();
+// The running G, or nullptr when not on a goroutine.
+G* getg();
+
+int64_t nanotime();
+
+// CAS a G's status, waiting out a scan claim.
+void cas_status(G* g, uint32_t from, uint32_t to);
+
+}  // namespace rt::sched

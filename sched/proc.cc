@@ -1,0 +1,983 @@
+// The scheduler: Go's proc.go design on OS threads and fcontext fibers.
+//
+// Each M runs schedule() on its native stack (g0): find a runnable G,
+// execute it until it switches back with an action (park, yield, exit,
+// preempted), perform the action, repeat. find_runnable() looks, in order:
+// stop-the-world request, expired timers, the global queue every 61st tick
+// (fairness), the local run queue, the global queue, then steals half of a
+// victim P's queue (4 passes over the Ps in random order; the last pass also
+// takes victims' runnext and runs their expired timers). Finding nothing,
+// the M gives up its P, re-checks every queue (a G made runnable between the
+// check and the release must not be lost), and sleeps on its futex note -
+// with a deadline if it is the one M watching the earliest timer.
+//
+// Spinning (Go's protocol, proc.go header): an M looking for work to steal
+// is "spinning" and counted in sched.nmspinning. wakep() starts a new
+// spinning M only if there is an idle P and nobody spins (CAS 0 -> 1), and
+// a spinning M that finds work calls wakep() when it was the last spinner.
+// Submitters publish work, then (seq_cst) read nmspinning; spinners
+// decrement nmspinning, then (seq_cst) re-check the queues. One of the two
+// always sees the other, so no wake-up is lost and an idle runtime has no
+// spinning M burning CPU.
+#include "sched/proc.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <exception>
+#include <new>
+
+#include "alloc/mcache.h"
+#include "runtime/env.h"
+#include "runtime/fatal.h"
+#include "sched/panic.h"
+#include "sched/preempt.h"
+#include "sched/sema.h"
+#include "sched/signals.h"
+#include "sched/switch.h"
+#include "sched/sysmon.h"
+#include "sched/timers.h"
+
+namespace rt::sched {
+
+using rt::detail::fatal;
+using rt::detail::FixedText;
+using rt::detail::LockGuard;
+
+Sched sched;
+P** allp = nullptr;
+std::atomic<int32_t> gomaxprocs_n{0};
+
+namespace {
+
+std::atomic<bool> g_started{false};
+rt::detail::Lock g_init_lock;
+std::atomic<int64_t> g_next_goid{1};
+std::atomic<int64_t> g_next_mid{0};
+// Goroutines alive (not dead), split by kind; for num_goroutine and checkdead.
+std::atomic<int64_t> g_user_gs{0};
+std::atomic<int64_t> g_system_gs{0};
+// Ms currently in a syscall scope (they may ready Gs when they return).
+std::atomic<int32_t> g_msyscall{0};
+
+// Registry of every G ever created (Gs are never freed, only reused), for
+// dumps and the collector's root scan.
+rt::detail::Lock g_allg_lock;
+G** g_allg = nullptr;
+size_t g_nallg = 0, g_allg_cap = 0;
+
+constexpr size_t kMStackSize = 1 << 20;  // g0 stack of an M thread
+
+M* new_m_struct() {
+  M* m = new M();
+  m->id = g_next_mid.fetch_add(1, std::memory_order_relaxed);
+  return m;
+}
+
+void allg_add(G* g) {
+  LockGuard lk(g_allg_lock);
+  if (g_nallg == g_allg_cap) {
+    size_t cap = g_allg_cap ? g_allg_cap * 2 : 1024;
+    G** n = new G*[cap];
+    for (size_t i = 0; i < g_nallg; i++) n[i] = g_allg[i];
+    // The old array is leaked on purpose: for_each_g readers hold the lock,
+    // but async-signal-safe dumps may still walk it.
+    g_allg = n;
+    g_allg_cap = cap;
+  }
+  g_allg[g_nallg++] = g;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+M* current_m() { return t_m; }
+
+G* getg() {
+  M* m = current_m();
+  return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+}
+
+int64_t nanotime() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void cas_status(G* g, uint32_t from, uint32_t to) {
+  for (int i = 0;; i++) {
+    uint32_t cur = from;
+    if (g->status.compare_exchange_weak(cur, to, std::memory_order_acq_rel)) return;
+    if ((cur & ~kGScan) != from) {
+      FixedText t;
+      t << "cas_status: goroutine " << g->id << " in status " << uint64_t{cur} << ", want "
+        << uint64_t{from};
+      fatal(t);
+    }
+    // Someone holds the scan bit: wait for them.
+    if (i > 100) sched_yield();
+  }
+}
+
+void notesleep(std::atomic<uint32_t>* note, int64_t until) {
+  while (note->load(std::memory_order_acquire) == 0) {
+    if (until == 0) {
+      rt::detail::futex_wait(note, 0);
+    } else {
+      int64_t left = until - nanotime();
+      if (left <= 0) break;
+      rt::detail::futex_wait_timeout(note, 0, left);
+    }
+  }
+  note->store(0, std::memory_order_relaxed);
+}
+
+void notewakeup(std::atomic<uint32_t>* note) {
+  note->store(1, std::memory_order_release);
+  rt::detail::futex_wake(note, 1);
+}
+
+const char* wait_reason_string(WaitReason r) {
+  switch (r) {
+    case WaitReason::kNone: return "";
+    case WaitReason::kChanReceiveNilChan: return "chan receive (nil chan)";
+    case WaitReason::kChanSendNilChan: return "chan send (nil chan)";
+    case WaitReason::kSelectNoCases: return "select (no cases)";
+    case WaitReason::kChanReceive: return "chan receive";
+    case WaitReason::kChanSend: return "chan send";
+    case WaitReason::kSelect: return "select";
+    case WaitReason::kSleep: return "sleep";
+    case WaitReason::kSemacquire: return "semacquire";
+    case WaitReason::kSyncMutexLock: return "sync.Mutex.Lock";
+    case WaitReason::kSyncRWMutexRLock: return "sync.RWMutex.RLock";
+    case WaitReason::kSyncRWMutexLock: return "sync.RWMutex.Lock";
+    case WaitReason::kSyncCondWait: return "sync.Cond.Wait";
+    case WaitReason::kSyncWaitGroupWait: return "sync.WaitGroup.Wait";
+    case WaitReason::kSyncOnce: return "sync.Once.Do";
+    case WaitReason::kPreempted: return "preempted";
+    case WaitReason::kGCWorkerIdle: return "GC worker (idle)";
+    case WaitReason::kGCAssistWait: return "GC assist wait";
+    case WaitReason::kFinalizerWait: return "finalizer wait";
+    case WaitReason::kForceGCIdle: return "force gc (idle)";
+    case WaitReason::kStopTheWorld: return "stop the world";
+    case WaitReason::kSyscallExit: return "syscall exit";
+  }
+  return "?";
+}
+
+bool started() { return g_started.load(std::memory_order_acquire); }
+
+int64_t user_goroutines() { return g_user_gs.load(std::memory_order_relaxed); }
+
+void for_each_g(void (*f)(G*, void*), void* arg) {
+  LockGuard lk(g_allg_lock);
+  for (size_t i = 0; i < g_nallg; i++) f(g_allg[i], arg);
+}
+
+// ---------------------------------------------------------------------------
+// Idle P and M lists (Sched::lock held)
+
+P* pidleget() {
+  P* p = sched.pidle;
+  if (p) {
+    sched.pidle = p->link;
+    p->link = nullptr;
+    sched.npidle.fetch_sub(1, std::memory_order_seq_cst);
+    sysmon_wake();  // a P gets busy: sysmon must watch it
+  }
+  return p;
+}
+
+void pidleput(P* p) {
+  if (!runq_empty(p)) fatal("pidleput: P has non-empty run queue");
+  p->status.store(kPIdle, std::memory_order_release);
+  p->m.store(nullptr, std::memory_order_relaxed);
+  p->link = sched.pidle;
+  sched.pidle = p;
+  sched.npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+namespace {
+
+M* mget() {
+  M* m = sched.midle;
+  if (m) {
+    sched.midle = m->schedlink;
+    m->schedlink = nullptr;
+    sched.nmidle--;
+  }
+  return m;
+}
+
+void checkdead();
+
+void mput(M* m) {
+  m->schedlink = sched.midle;
+  sched.midle = m;
+  sched.nmidle++;
+  checkdead();
+}
+
+}  // namespace
+
+void acquirep(P* p) {
+  M* m = current_m();
+  if (m->p || p->m.load(std::memory_order_relaxed) || p->status.load(std::memory_order_relaxed) != kPIdle) {
+    FixedText t;
+    t << "acquirep: invalid P state (P " << p->id << " status "
+      << uint64_t{p->status.load(std::memory_order_relaxed)} << ")";
+    fatal(t);
+  }
+  m->p = p;
+  p->m.store(m, std::memory_order_relaxed);
+  p->status.store(kPRunning, std::memory_order_release);
+  rt::alloc::set_current_cache(p->mcache);
+}
+
+P* releasep() {
+  M* m = current_m();
+  P* p = m->p;
+  if (!p || p->m.load(std::memory_order_relaxed) != m || p->status.load(std::memory_order_relaxed) != kPRunning)
+    fatal("releasep: invalid P state");
+  m->p = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
+  p->status.store(kPIdle, std::memory_order_release);
+  rt::alloc::set_current_cache(nullptr);
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// M creation and parking
+
+namespace {
+
+void schedule_loop();
+
+void* mstart(void* arg) {
+  M* m = static_cast<M*>(arg);
+  t_m = m;
+  m->tid = static_cast<int>(syscall(SYS_gettid));
+  m->eh_globals = __cxa_get_globals();
+  m->pthread = pthread_self();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr;
+    size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    m->g0_stack_bottom = addr;
+    m->g0_stack_size = size;
+    pthread_attr_destroy(&attr);
+  }
+#if defined(RT_TSAN)
+  m->g0_tsan_fiber = __tsan_get_current_fiber();
+#endif
+  minit_signals(m);
+  P* p = m->nextp.load(std::memory_order_acquire);
+  m->nextp.store(nullptr, std::memory_order_release);
+  if (p) acquirep(p);
+  schedule_loop();
+  return nullptr;
+}
+
+void newm(P* p, bool spinning) {
+  M* m = new_m_struct();
+  m->nextp.store(p, std::memory_order_release);
+  m->spinning = spinning;
+  {
+    LockGuard lk(sched.lock);
+    sched.mcount++;
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kMStackSize);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // The new thread starts with every signal blocked; minit_signals unblocks
+  // the runtime's own once its alternate signal stack is in place.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, mstart, m);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("newm: cannot create OS thread");
+}
+
+// Stops the current M until startm hands it a P.
+void stopm() {
+  M* m = current_m();
+  if (m->p) fatal("stopm: holding a P");
+  if (m->spinning) fatal("stopm: spinning");
+  {
+    LockGuard lk(sched.lock);
+    mput(m);
+  }
+  // A stale wake-up (left by a timer-watcher nudge) has no P: sleep again.
+  while (m->nextp.load(std::memory_order_acquire) == nullptr) notesleep(&m->park);
+  P* p = m->nextp.load(std::memory_order_acquire);
+  m->nextp.store(nullptr, std::memory_order_release);
+  acquirep(p);
+}
+
+}  // namespace
+
+void startm(P* p, bool spinning) {
+  sched.lock.lock();
+  if (!p) {
+    p = pidleget();
+    if (!p) {
+      sched.lock.unlock();
+      // The caller counted a spinning M it could not start: undo it.
+      if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+  }
+  M* nm = mget();
+  sched.lock.unlock();
+  if (!nm) {
+    newm(p, spinning);
+    return;
+  }
+  if (nm->spinning || nm->nextp.load(std::memory_order_acquire)) fatal("startm: M in a bad state");
+  nm->spinning = spinning;
+  nm->nextp.store(p, std::memory_order_release);
+  notewakeup(&nm->park);
+}
+
+void wakep() {
+  if (sched.npidle.load(std::memory_order_seq_cst) == 0) return;
+  // Only one new spinning M at a time.
+  if (sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
+  int32_t zero = 0;
+  if (!sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
+  startm(nullptr, true);
+}
+
+void handoffp(P* p) {
+  // Work to do: start an M for it.
+  if (!runq_empty(p) || sched.runq_size.load(std::memory_order_relaxed) != 0) {
+    startm(p, false);
+    return;
+  }
+  // Nobody spinning or idle: this P should have a spinning M.
+  int32_t zero = 0;
+  if (sched.nmspinning.load() + sched.npidle.load() == 0 &&
+      sched.nmspinning.compare_exchange_strong(zero, 1)) {
+    startm(p, true);
+    return;
+  }
+  sched.lock.lock();
+  if (sched.gcwaiting.load(std::memory_order_relaxed)) {
+    p->status.store(kPGCStop, std::memory_order_release);
+    p->m.store(nullptr, std::memory_order_relaxed);
+    if (--sched.stopwait == 0) notewakeup(&sched.stopnote);
+    sched.lock.unlock();
+    return;
+  }
+  if (sched.runq_size.load(std::memory_order_relaxed) != 0) {
+    sched.lock.unlock();
+    startm(p, false);
+    return;
+  }
+  int64_t when = p->timer0_when.load(std::memory_order_relaxed);
+  pidleput(p);
+  sched.lock.unlock();
+  // Its timers still need a watcher.
+  if (when != 0) wake_timer_waiter(when);
+}
+
+// ---------------------------------------------------------------------------
+// Deadlock detection (Sched::lock held), as Go's checkdead: when no M is
+// running goroutines, nobody is in a syscall, no timer is pending, yet user
+// goroutines exist, nothing can ever wake them.
+
+namespace {
+
+void checkdead() {
+  if (!started() || sched.gcwaiting.load(std::memory_order_relaxed)) return;
+  int32_t run = sched.mcount - sched.nmidle - sched.nmidlelocked;
+  if (run > 0) return;
+  if (g_msyscall.load(std::memory_order_relaxed) > 0) return;
+  if (g_user_gs.load(std::memory_order_relaxed) == 0) return;  // nothing waits
+  if (sched.runq_size.load(std::memory_order_relaxed) != 0) return;
+  for (int32_t i = 0; i < gomaxprocs_n.load(std::memory_order_relaxed); i++) {
+    if (allp[i]->timer0_when.load(std::memory_order_relaxed) != 0) return;
+    if (!runq_empty(allp[i])) return;
+  }
+  if (!deadlock_detection_enabled()) return;
+  FixedText t;
+  t << "all goroutines are asleep - deadlock!";
+  rt::detail::FixedText line;
+  line << "fatal error: " << t.view() << "\n\n";
+  line.write_to(2);
+  dump_goroutines();
+  _exit(2);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Goroutine creation and exit
+
+void gls_destroy(G* g);  // api.cc
+
+namespace {
+
+void goexit0(G* g);
+
+// First code run on a new goroutine's stack.
+void g_entry(transfer_t t) {
+  M* m = static_cast<M*>(t.data);
+  m->g0ctx = t.fctx;
+#if defined(RT_ASAN)
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+  G* g = m->curg.load(std::memory_order_relaxed);
+  run_goroutine_body(g);  // panic.cc: escaping exceptions become a Go panic
+  g->task.reset();
+  gls_destroy(g);
+  // Re-read the M: the G may have moved.
+  M* now = current_m();
+  now->action = SwitchAction::kExit;
+  exit_to_g0(g, now);
+}
+
+G* gfget() {
+  LockGuard lk(sched.lock);
+  G* g = sched.gfree;
+  if (g) {
+    sched.gfree = g->schedlink;
+    g->schedlink = nullptr;
+    sched.ngfree--;
+  }
+  return g;
+}
+
+void gfput(G* g) {
+  // Keep the stacks of a bounded number of free Gs; the others give theirs
+  // back to the stack pool (which releases their memory).
+  constexpr int32_t kKeepStacks = 256;
+  Stack drop;
+  {
+    LockGuard lk(sched.lock);
+    if (sched.ngfree >= kKeepStacks) {
+      drop = g->stack;
+      g->stack = Stack{};
+    }
+    g->schedlink = sched.gfree;
+    sched.gfree = g;
+    sched.ngfree++;
+  }
+  if (!drop.empty()) stack_free(drop);
+}
+
+}  // namespace
+
+G* newproc(Task fn, bool system) {
+  schedinit();
+  G* g = gfget();
+  if (g && g->stack.empty()) g->stack = stack_alloc();
+  if (!g) {
+    g = new G();
+    g->stack = stack_alloc();
+#if defined(RT_TSAN)
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    allg_add(g);
+  }
+  g->id = g_next_goid.fetch_add(1, std::memory_order_relaxed);
+  g->task = std::move(fn);
+  g->system = system;
+  g->lockedm = nullptr;
+  g->lock_count = 0;
+  g->nopreempt = 0;
+  g->preempt.store(false, std::memory_order_relaxed);
+  g->preempt_stop.store(false, std::memory_order_relaxed);
+  g->wait_reason = WaitReason::kNone;
+  g->param = nullptr;
+  for (void*& s : g->gls) s = nullptr;
+  g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
+                                                 g->stack.size(), g_entry);
+  (system ? g_system_gs : g_user_gs).fetch_add(1, std::memory_order_relaxed);
+  g->status.store(kGRunnable, std::memory_order_release);
+  M* m = current_m();
+  if (m && m->p && m->curg.load(std::memory_order_relaxed)) {
+    runq_put(m->p, g, true);
+  } else {
+    LockGuard lk(sched.lock);
+    globrunq_put(g);
+  }
+  wakep();
+  return g;
+}
+
+namespace {
+
+void goexit0(G* g) {
+  M* m = current_m();
+  cas_status(g, kGRunning, kGDead);
+  (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
+  g->m = nullptr;
+  m->curg.store(nullptr, std::memory_order_relaxed);
+  if (g->lockedm) {
+    // Go terminates a thread whose locked G exits; we simply unwire it.
+    g->lockedm = nullptr;
+    m->lockedg = nullptr;
+  }
+  gfput(g);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Parking and readying
+
+void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
+  M* m = current_m();
+  G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+  if (!g) fatal("gopark: not on a goroutine");
+  g->wait_reason = reason;
+  m->unlockf = unlockf;
+  m->unlock_arg = arg;
+  m->action = SwitchAction::kPark;
+  switch_to_g0(g, m);
+}
+
+void goready(G* g) {
+  cas_status(g, kGWaiting, kGRunnable);
+  g->wait_reason = WaitReason::kNone;
+  M* m = current_m();
+  if (m && m->p) {
+    runq_put(m->p, g, true);
+  } else {
+    LockGuard lk(sched.lock);
+    globrunq_put(g);
+  }
+  wakep();
+}
+
+void gosched() {
+  M* m = current_m();
+  G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+  if (!g) {
+    sched_yield();
+    return;
+  }
+  m->action = SwitchAction::kYield;
+  switch_to_g0(g, m);
+}
+
+void goyield() {
+  M* m = current_m();
+  G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+  if (!g) return;
+  m->action = SwitchAction::kYieldLocal;
+  switch_to_g0(g, m);
+}
+
+extern "C" void rt_async_preempt_park() {
+  M* m = current_m();
+  G* g = m->curg.load(std::memory_order_relaxed);
+  g->preempt.store(false, std::memory_order_relaxed);
+  m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
+                                                               : SwitchAction::kPreempt;
+  switch_to_g0(g, m);
+}
+
+void preempt_check() {
+  G* g = getg();
+  if (g && g->preempt.load(std::memory_order_relaxed) && g->nopreempt == 0 &&
+      rt::detail::held_runtime_locks() == 0) {
+    M* m = g->m;
+    g->preempt.store(false, std::memory_order_relaxed);
+    m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
+                                                                 : SwitchAction::kPreempt;
+    switch_to_g0(g, m);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The scheduler loop (on g0)
+
+namespace {
+
+uint32_t fastrand() {
+  static thread_local uint64_t s = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(&s);
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return static_cast<uint32_t>(s >> 32);
+}
+
+void resetspinning() {
+  M* m = current_m();
+  m->spinning = false;
+  int32_t n = sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  if (n < 0) fatal("resetspinning: negative nmspinning");
+  // We were the last spinner and found work: maybe there is more.
+  wakep();
+}
+
+// Steals from other Ps; runs their expired timers on the way.
+G* steal_work(P* p, bool* ran_timers) {
+  int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+  for (int pass = 0; pass < 4; pass++) {
+    bool last = pass == 3;
+    uint32_t start = fastrand() % static_cast<uint32_t>(n);
+    for (int32_t k = 0; k < n; k++) {
+      if (sched.gcwaiting.load(std::memory_order_relaxed)) return nullptr;
+      P* victim = allp[(start + static_cast<uint32_t>(k)) % static_cast<uint32_t>(n)];
+      if (victim == p) continue;
+      if (victim->timer0_when.load(std::memory_order_relaxed) != 0) {
+        if (run_timers(victim, nanotime()) > 0) *ran_timers = true;
+      }
+      G* first = nullptr;
+      if (runq_steal(p, victim, last, &first) > 0 || first) return first;
+    }
+  }
+  return nullptr;
+}
+
+// Stops this M for stop-the-world (called with its P, which it gives up).
+void gcstopm() {
+  M* m = current_m();
+  if (m->spinning) {
+    m->spinning = false;
+    sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  P* p = releasep();
+  sched.lock.lock();
+  p->status.store(kPGCStop, std::memory_order_release);
+  if (--sched.stopwait == 0) notewakeup(&sched.stopnote);
+  sched.lock.unlock();
+  stopm();
+}
+
+G* find_runnable(bool* inherit_time) {
+  M* m = current_m();
+top:
+  P* p = m->p;
+  *inherit_time = false;
+  if (sched.gcwaiting.load(std::memory_order_acquire)) {
+    gcstopm();
+    goto top;
+  }
+  // Expired timers first. A goroutine a timer just woke runs next: the
+  // fairness pick below waits a round, so a sleeper is not late by a
+  // whole extra time slice.
+  uint32_t fired = 0;
+  if (p->timer0_when.load(std::memory_order_relaxed) != 0) fired = run_timers(p, nanotime());
+
+  // Fairness: now and then look at the global queue first.
+  if (fired == 0 && p->schedtick % 61 == 0 &&
+      sched.runq_size.load(std::memory_order_relaxed) > 0) {
+    LockGuard lk(sched.lock);
+    if (G* g = globrunq_get(p, 1)) return g;
+  }
+  if (G* g = runq_get(p, inherit_time)) return g;
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+    LockGuard lk(sched.lock);
+    if (G* g = globrunq_get(p, 0)) return g;
+  }
+
+  // Steal, but cap the spinners at half the busy Ps.
+  int32_t procs = gomaxprocs_n.load(std::memory_order_relaxed);
+  if (m->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
+                         procs - sched.npidle.load(std::memory_order_relaxed)) {
+    if (!m->spinning) {
+      m->spinning = true;
+      sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    bool ran_timers = false;
+    if (G* g = steal_work(p, &ran_timers)) return g;
+    if (ran_timers) goto top;  // timers may have readied Gs into our queue
+  }
+
+  // Nothing. Give up the P, then re-check before sleeping.
+  sched.lock.lock();
+  if (sched.gcwaiting.load(std::memory_order_relaxed)) {
+    sched.lock.unlock();
+    goto top;
+  }
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+    G* g = globrunq_get(p, 0);
+    sched.lock.unlock();
+    if (g) return g;
+    goto top;
+  }
+  releasep();
+  pidleput(p);
+  sched.lock.unlock();
+
+  bool was_spinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) - 1 < 0)
+      fatal("find_runnable: negative nmspinning");
+    // Submitters check nmspinning after publishing work; we check the
+    // queues after unpublishing ourselves (seq_cst on both sides).
+    for (int32_t i = 0; i < procs; i++) {
+      if (!runq_empty(allp[i])) {
+        sched.lock.lock();
+        P* np = pidleget();
+        sched.lock.unlock();
+        if (np) {
+          acquirep(np);
+          m->spinning = true;
+          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          goto top;
+        }
+        break;
+      }
+    }
+  }
+  (void)was_spinning;
+
+  // Sleep, with a deadline if we become the one M watching the timers.
+  int64_t next = earliest_timer();
+  {
+    LockGuard lk(sched.lock);
+    m->park_until = 0;
+    if (next != 0 && sched.timer_waiter == nullptr) {
+      sched.timer_waiter = m;
+      m->park_until = next;
+    }
+    mput(m);
+  }
+  notesleep(&m->park, m->park_until);
+  P* np = nullptr;
+  bool handed = false;
+  {
+    LockGuard lk(sched.lock);
+    if (sched.timer_waiter == m) sched.timer_waiter = nullptr;
+    m->park_until = 0;
+    np = m->nextp.load(std::memory_order_acquire);
+    m->nextp.store(nullptr, std::memory_order_release);
+    if (!np) {
+      // Deadline, or asked to re-check the timers; unless a startm already
+      // took us off the idle list (its wake-up is then on its way).
+      M** pp = &sched.midle;
+      while (*pp && *pp != m) pp = &(*pp)->schedlink;
+      if (*pp == m) {
+        *pp = m->schedlink;
+        m->schedlink = nullptr;
+        sched.nmidle--;
+        np = pidleget();
+        handed = np != nullptr;
+        if (!np) mput(m);  // every P is busy: their Ms run their timers
+      }
+    } else {
+      handed = true;
+    }
+  }
+  if (!handed) {
+    while (m->nextp.load(std::memory_order_acquire) == nullptr) notesleep(&m->park);
+    np = m->nextp.load(std::memory_order_acquire);
+    m->nextp.store(nullptr, std::memory_order_release);
+  }
+  if (!np) fatal("find_runnable: woken without a P");
+  acquirep(np);
+  goto top;
+}
+
+// Hands the current P to the M that g is locked to, and stops this M.
+void startlockedm(G* g) {
+  M* lm = g->lockedm;
+  P* p = releasep();
+  lm->nextp.store(p, std::memory_order_release);
+  notewakeup(&lm->park);
+  stopm();
+}
+
+// This M is locked to a G that is not runnable: give the P away and wait.
+void stoplockedm() {
+  M* m = current_m();
+  if (m->p) handoffp(releasep());
+  {
+    LockGuard lk(sched.lock);
+    sched.nmidlelocked++;
+    checkdead();
+  }
+  while (m->nextp.load(std::memory_order_acquire) == nullptr) notesleep(&m->park);
+  {
+    LockGuard lk(sched.lock);
+    sched.nmidlelocked--;
+  }
+  P* p = m->nextp.load(std::memory_order_acquire);
+  m->nextp.store(nullptr, std::memory_order_release);
+  acquirep(p);
+}
+
+void execute(G* g, bool inherit_time);
+
+void schedule() {
+  M* m = current_m();
+  if (m->lockedg) {
+    stoplockedm();
+    execute(m->lockedg, false);  // never returns into here with lockedg runnable elsewhere
+    return;
+  }
+  for (;;) {
+    bool inherit = false;
+    G* g = find_runnable(&inherit);
+    if (m->spinning) resetspinning();
+    if (g->lockedm && g->lockedm != m) {
+      startlockedm(g);
+      continue;
+    }
+    execute(g, inherit);
+    return;
+  }
+}
+
+// Runs g until it switches back, then performs its action; loops while the
+// action hands the same G straight back.
+void execute(G* g, bool inherit_time) {
+  M* m = current_m();
+  for (;;) {
+    P* p = m->p;
+    m->curg.store(g, std::memory_order_relaxed);
+    g->m = m;
+    cas_status(g, kGRunnable, kGRunning);
+    if (!inherit_time) {
+      p->schedtick++;
+      p->schedwhen.store(nanotime(), std::memory_order_relaxed);
+      p->schedtick_pub.store(p->schedtick, std::memory_order_release);
+    }
+    switch_to_g(m, g);
+    // Back on g0 (g0 never migrates: m is still this thread's M).
+    SwitchAction a = m->action;
+    m->action = SwitchAction::kNone;
+    if (a != SwitchAction::kExit) {
+      m->curg.store(nullptr, std::memory_order_relaxed);
+      g->m = nullptr;
+    }
+    switch (a) {
+      case SwitchAction::kPark: {
+        cas_status(g, kGRunning, kGWaiting);
+        bool (*f)(G*, void*) = m->unlockf;
+        void* arg = m->unlock_arg;
+        m->unlockf = nullptr;
+        m->unlock_arg = nullptr;
+        if (f && !f(g, arg)) {
+          // The wait condition no longer holds: run it again right away.
+          cas_status(g, kGWaiting, kGRunnable);
+          g->wait_reason = WaitReason::kNone;
+          inherit_time = true;
+          continue;
+        }
+        return;
+      }
+      case SwitchAction::kYield:
+      case SwitchAction::kPreempt: {
+        cas_status(g, kGRunning, kGRunnable);
+        LockGuard lk(sched.lock);
+        globrunq_put(g);
+        return;
+      }
+      case SwitchAction::kYieldLocal:
+        cas_status(g, kGRunning, kGRunnable);
+        runq_put(p, g, false);
+        return;
+      case SwitchAction::kPreemptStop:
+        g->preempt_stop.store(false, std::memory_order_relaxed);
+        cas_status(g, kGRunning, kGPreempted);  // suspend_g takes it from here
+        return;
+      case SwitchAction::kExit:
+        goexit0(g);
+        return;
+      case SwitchAction::kSyscallBlock: {
+        // exitsyscall found no P. Try once more; else the G waits on the
+        // global queue and this M stops (a locked M waits for its G).
+        cas_status(g, kGSyscall, kGRunnable);
+        P* np;
+        {
+          LockGuard lk(sched.lock);
+          np = pidleget();
+          if (!np) globrunq_put(g);
+        }
+        if (np) {
+          acquirep(np);
+          inherit_time = false;
+          continue;
+        }
+        if (g->lockedm == m) {
+          stoplockedm();  // returns with a P once some M dequeued g for us
+          inherit_time = false;
+          continue;
+        }
+        stopm();
+        return;
+      }
+      case SwitchAction::kNone:
+        break;
+    }
+    fatal("execute: goroutine switched to g0 without an action");
+  }
+}
+
+void schedule_loop() {
+  for (;;) schedule();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Start-up
+
+void schedinit() {
+  if (g_started.load(std::memory_order_acquire)) return;
+  LockGuard lk(g_init_lock);
+  if (g_started.load(std::memory_order_relaxed)) return;
+  const rt::detail::Config& cfg = rt::detail::config();
+  if (cfg.stacksize) set_stack_size(static_cast<size_t>(*cfg.stacksize));
+  int n = cfg.maxprocs ? *cfg.maxprocs : rt::detail::usable_cpus();
+  if (n < 1) n = 1;
+  if (n > 1024) n = 1024;
+  allp = new P*[1024]();
+  for (int i = 0; i < n; i++) {
+    P* p = new P();
+    p->id = i;
+    p->mcache = rt::alloc::acquire_cache();
+    allp[i] = p;
+  }
+  gomaxprocs_n.store(n, std::memory_order_release);
+  {
+    LockGuard s(sched.lock);
+    for (int i = n - 1; i >= 0; i--) pidleput(allp[i]);
+  }
+  install_signal_handlers();
+  install_panic_handler();
+  init_preemption();
+  g_started.store(true, std::memory_order_release);
+  start_sysmon();
+}
+
+void wake_timer_waiter(int64_t when) {
+  M* w = nullptr;
+  bool none;
+  {
+    LockGuard lk(sched.lock);
+    none = sched.timer_waiter == nullptr;
+    if (!none && when < sched.timer_waiter->park_until) {
+      w = sched.timer_waiter;
+      sched.timer_waiter = nullptr;  // it re-registers with the new deadline
+    }
+  }
+  if (w) {
+    notewakeup(&w->park);
+  } else if (none) {
+    wakep();  // an idle M will find nothing to run and watch the timers
+  }
+}
+
+void note_syscall_enter() { g_msyscall.fetch_add(1, std::memory_order_relaxed); }
+void note_syscall_exit() { g_msyscall.fetch_sub(1, std::memory_order_relaxed); }
+
+}  // namespace rt::sched

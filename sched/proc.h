@@ -1,0 +1,77 @@
+// The scheduler's internal interface (proc.cc, runq.cc, syscall.cc, ...),
+// used by channels, sync, timers and the collector.
+#pragma once
+
+#include <cstdint>
+
+#include "sched/gmp.h"
+
+namespace rt::sched {
+
+// Starts the runtime if it is not running: Ps, sysmon, signal handlers.
+void schedinit();
+bool started();
+
+// Creates a goroutine running `fn` and makes it runnable (in the current P's
+// runnext when called from a goroutine, else on the global run queue).
+G* newproc(Task fn, bool system = false);
+
+// Parks the running G. On g0, after the G has switched out, unlockf(g, arg)
+// runs (if given); if it returns false the G is made runnable again at once.
+// This is how a wait queue's lock is released only once the G's stack is
+// free: see gmp.h. Returns when some goready() resumes the G.
+void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
+// Makes a parked G runnable. Callable from goroutines, from g0 and from
+// threads that are not Ms.
+void goready(G* g);
+// Yields the processor; the G goes to the global run queue.
+void gosched();
+// Checks the preemption flag at a safe point and yields if it is set.
+void preempt_check();
+
+// Syscall scope (syscall.cc).
+void entersyscall();
+void exitsyscall();
+
+// Wake an idle P if there is work and nobody is spinning.
+void wakep();
+
+// Run queues (runq.cc).
+bool runq_put(P* p, G* g, bool next);  // false if it went to the global queue
+G* runq_get(P* p, bool* inherit_time);
+bool runq_empty(P* p);
+uint32_t runq_steal(P* p, P* victim, bool steal_runnext, G** first);
+void globrunq_put(G* g);          // Sched::lock held
+void globrunq_put_batch(G* head, G* tail, int32_t n);  // Sched::lock held
+G* globrunq_get(P* p, int32_t max);  // Sched::lock held
+
+// M and P hand-over (proc.cc).
+void startm(P* p, bool spinning);
+void handoffp(P* p);
+P* pidleget();         // Sched::lock held
+void pidleput(P* p);   // Sched::lock held
+void acquirep(P* p);
+P* releasep();
+void notesleep(std::atomic<uint32_t>* note, int64_t until_ns = 0);
+void notewakeup(std::atomic<uint32_t>* note);
+
+// Changes GOMAXPROCS (stw.cc).
+void procresize(int32_t n);
+
+// Counts for num_goroutine and deadlock detection.
+int64_t user_goroutines();
+
+// The current P of the calling M (nullptr if none).
+inline P* getp() {
+  M* m = current_m();
+  return m ? m->p : nullptr;
+}
+
+// Iterate all Gs (for dumps, the collector's stack scan). `f` runs with the
+// G registry lock held: it must not park or take the scheduler lock.
+void for_each_g(void (*f)(G*, void*), void* arg);
+
+// Dumps every goroutine to stderr (SIGQUIT, fatal errors).
+void dump_goroutines();
+
+}  // namespace rt::sched

@@ -1,0 +1,245 @@
+// Stop-the-world and goroutine suspension. See stw.h.
+#include "sched/stw.h"
+
+#include <sched.h>
+
+#include "alloc/mcache.h"
+#include "runtime/fatal.h"
+#include "sched/preempt.h"
+#include "sched/proc.h"
+#include "sched/timers.h"
+
+namespace rt::sched {
+
+using rt::detail::LockGuard;
+
+namespace {
+
+rt::detail::Lock g_stw_lock;  // held from stop to start
+int64_t g_stw_start = 0;      // guarded by g_stw_lock
+P* g_stw_own_p = nullptr;     // the caller's P, kept across the stop
+StwStats g_stats;             // guarded by g_stw_lock (read under it too)
+
+void preempt_all() {
+  int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+  for (int32_t i = 0; i < n; i++) {
+    P* p = allp[i];
+    if (p->status.load(std::memory_order_relaxed) != kPRunning) continue;
+    M* m = p->m.load(std::memory_order_relaxed);
+    if (!m || m == current_m()) continue;
+    if (G* g = m->curg.load(std::memory_order_relaxed)) {
+      g->preempt.store(true, std::memory_order_relaxed);
+      preempt_m(m);
+    }
+  }
+}
+
+}  // namespace
+
+int64_t stop_the_world(const char*) {
+  schedinit();
+  g_stw_lock.lock();
+  int64_t t0 = nanotime();
+  g_stw_start = t0;
+  M* me = current_m();
+  P* own = me ? me->p : nullptr;
+  g_stw_own_p = own;
+  bool wait;
+  {
+    LockGuard lk(sched.lock);
+    int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+    sched.stopwait = n;
+    sched.gcwaiting.store(1, std::memory_order_seq_cst);
+    if (own) {
+      own->status.store(kPGCStop, std::memory_order_release);
+      sched.stopwait--;
+    }
+    for (int32_t i = 0; i < n; i++) {
+      P* p = allp[i];
+      uint32_t s = kPSyscall;
+      if (p->status.compare_exchange_strong(s, kPGCStop, std::memory_order_acq_rel)) {
+        sched.stopwait--;
+      }
+    }
+    while (P* p = pidleget()) {
+      p->status.store(kPGCStop, std::memory_order_release);
+      sched.stopwait--;
+    }
+    wait = sched.stopwait > 0;
+  }
+  preempt_all();
+  while (wait) {
+    // Re-ask every 100 us: a signal may have landed at an unsafe point.
+    notesleep(&sched.stopnote, nanotime() + 100'000);
+    LockGuard lk(sched.lock);
+    wait = sched.stopwait > 0;
+    if (wait) preempt_all();
+  }
+  if (sched.stopwait != 0) rt::detail::fatal("stop_the_world: stopwait not zero");
+  int64_t took = nanotime() - t0;
+  g_stats.count++;
+  g_stats.last_stop_ns = took;
+  if (took > g_stats.max_stop_ns) g_stats.max_stop_ns = took;
+  g_stats.total_stop_ns += took;
+  return took;
+}
+
+void start_the_world() {
+  P* own = g_stw_own_p;
+  P* work[1024];
+  int nwork = 0;
+  {
+    LockGuard lk(sched.lock);
+    sched.gcwaiting.store(0, std::memory_order_seq_cst);
+    int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+    for (int32_t i = 0; i < n; i++) {
+      P* p = allp[i];
+      if (p == own) {
+        p->status.store(kPRunning, std::memory_order_release);
+        continue;
+      }
+      if (p->status.load(std::memory_order_relaxed) != kPGCStop) continue;
+      p->status.store(kPIdle, std::memory_order_relaxed);
+      p->m.store(nullptr, std::memory_order_relaxed);
+      if (!runq_empty(p)) {
+        work[nwork++] = p;
+      } else {
+        pidleput(p);
+      }
+    }
+  }
+  for (int i = 0; i < nwork; i++) startm(work[i], false);
+  wakep();
+  int64_t pause = nanotime() - g_stw_start;
+  g_stats.last_pause_ns = pause;
+  if (pause > g_stats.max_pause_ns) g_stats.max_pause_ns = pause;
+  g_stw_own_p = nullptr;
+  g_stw_lock.unlock();
+}
+
+StwStats stw_stats() {
+  LockGuard lk(g_stw_lock);
+  return g_stats;
+}
+
+Suspended suspend_g(G* g) {
+  Suspended out;
+  out.g = g;
+  for (int spins = 0;; spins++) {
+    uint32_t s = g->status.load(std::memory_order_acquire);
+    if (s & kGScan) {
+      sched_yield();
+      continue;
+    }
+    switch (s) {
+      case kGDead:
+      case kGIdle:
+        out.dead = true;
+        return out;
+      case kGRunnable:
+      case kGWaiting:
+      case kGSyscall:
+        if (g->status.compare_exchange_weak(s, s | kGScan, std::memory_order_acq_rel)) {
+          out.status = s;
+          return out;
+        }
+        break;
+      case kGPreempted:
+        // It stopped for us: take it to waiting, claimed; resume readies it.
+        if (g->status.compare_exchange_weak(s, kGWaiting | kGScan, std::memory_order_acq_rel)) {
+          g->wait_reason = WaitReason::kPreempted;
+          out.status = kGWaiting;
+          out.stopped = true;
+          return out;
+        }
+        break;
+      case kGRunning: {
+        g->preempt_stop.store(true, std::memory_order_relaxed);
+        g->preempt.store(true, std::memory_order_relaxed);
+        M* m = g->m;
+        // Rate-limit signals: one per ~10 spins.
+        if (m && spins % 16 == 0) preempt_m(m);
+        sched_yield();
+        break;
+      }
+      default:
+        rt::detail::fatal("suspend_g: unexpected goroutine status");
+    }
+  }
+}
+
+void resume_g(const Suspended& s) {
+  if (s.dead) return;
+  G* g = s.g;
+  uint32_t cur = s.status | kGScan;
+  if (!g->status.compare_exchange_strong(cur, s.status, std::memory_order_acq_rel))
+    rt::detail::fatal("resume_g: goroutine status changed while suspended");
+  if (s.stopped) goready(g);
+}
+
+void g_stack_scan_range(const Suspended& s, uintptr_t* lo, uintptr_t* hi) {
+  G* g = s.g;
+  *hi = g->stack.hi;
+  if (s.status == kGSyscall) {
+    *lo = g->syscall_sp;
+  } else {
+    *lo = reinterpret_cast<uintptr_t>(g->ctx);
+  }
+}
+
+}  // namespace rt::sched
+
+namespace rt::sched {
+
+// Changes GOMAXPROCS with the world stopped (Go's procresize): new Ps start
+// stopped and are handed out by start_the_world; removed Ps give their run
+// queues to the global queue, their timers to P 0 and their caches back.
+void procresize(int32_t n) {
+  if (n < 1) n = 1;
+  if (n > 1024) n = 1024;
+  stop_the_world("gomaxprocs");
+  int32_t old = gomaxprocs_n.load(std::memory_order_relaxed);
+  for (int32_t i = old; i < n; i++) {
+    if (!allp[i]) {
+      P* p = new P();
+      p->id = i;
+      p->mcache = rt::alloc::acquire_cache();
+      allp[i] = p;
+    }
+    allp[i]->status.store(kPGCStop, std::memory_order_relaxed);
+  }
+  for (int32_t i = n; i < old; i++) {
+    P* p = allp[i];
+    bool inherit;
+    {
+      LockGuard lk(sched.lock);
+      while (G* g = runq_get(p, &inherit)) globrunq_put(g);
+    }
+    // Timers go to P 0.
+    P* to = allp[0];
+    LockGuard a(p->timers_lock);
+    LockGuard b(to->timers_lock);
+    while (p->ntimers > 0) {
+      Timer* t = p->timers[p->ntimers - 1];
+      move_timer_locked(p, to, t);
+    }
+  }
+  M* me = current_m();
+  if (me && me->p && me->p->id >= n) {
+    // The caller's own P goes away: it continues on P 0.
+    P* gone = me->p;
+    gone->m.store(nullptr, std::memory_order_relaxed);
+    me->p = allp[0];
+    allp[0]->m.store(me, std::memory_order_relaxed);
+    rt::alloc::set_current_cache(allp[0]->mcache);
+    g_stw_own_p = allp[0];
+  }
+  for (int32_t i = n; i < old; i++) {
+    allp[i]->mcache->release_all();
+    allp[i]->status.store(kPGCStop, std::memory_order_relaxed);
+  }
+  gomaxprocs_n.store(n, std::memory_order_release);
+  start_the_world();
+}
+
+}  // namespace rt::sched
