@@ -8,6 +8,11 @@ namespace rt::alloc {
 alignas(16) char g_zerobase[16];
 
 namespace {
+void no_safepoint() {}
+}  // namespace
+void (*g_alloc_safepoint)() = no_safepoint;
+
+namespace {
 
 [[noreturn, gnu::noinline, gnu::cold]] void bad_free(const void* ptr, const char* why) {
   rt::detail::FixedText t;
@@ -28,6 +33,8 @@ void* alloc_slow(size_t size, unsigned flags, bool must) {
   void* p = nullptr;
   bool noscan = flags & kNoScan;
   if (size == 0) return g_zerobase;
+  g_alloc_safepoint();  // may switch goroutines: no cache pointer held yet
+  NoAsyncPreempt pin;
   if (size <= kMaxSmallSize) {
     Cache* c = current_cache();
     p = (noscan && size < kTinySize) ? c->alloc_tiny(size) : c->alloc_small(size, noscan, flags & kZero);
@@ -63,7 +70,7 @@ bool find_object(uintptr_t addr, ObjectRef* out) {
   MSpan* s = MHeap::get().span_of(addr);
   if (!s || addr >= s->limit) return false;
   size_t idx = s->is_large() ? 0 : s->object_index(addr);
-  if (!s->is_allocated(idx)) return false;
+  if (!s->is_allocated(idx) || (!s->is_large() && s->free_pending(idx))) return false;
   out->base = s->object_base(idx);
   out->size = s->is_large() ? s->npages * kPageSize : s->elemsize;
   out->span = s;

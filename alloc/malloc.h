@@ -15,8 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <atomic>
+
 #include "alloc/mcache.h"
 #include "alloc/mheap.h"
+#include "runtime/lock.h"
 
 namespace rt::alloc {
 
@@ -35,13 +38,36 @@ extern char g_zerobase[16];
 
 void* alloc_slow(size_t size, unsigned flags, bool must);
 
+// Called at the top of the allocation slow path, where no cache pointer is
+// held yet: the scheduler installs its cooperative preemption check here.
+extern void (*g_alloc_safepoint)();
+
+// The inlined fast paths below run in the caller's code, where the
+// preemption signal handler cannot recognise them as runtime code. They use
+// the calling P's cache, so a goroutine must not be moved mid-way: they
+// count as holding a runtime lock, which the handler respects.
+struct NoAsyncPreempt {
+  NoAsyncPreempt() {
+    ++rt::detail::t_runtime_locks;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~NoAsyncPreempt() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    --rt::detail::t_runtime_locks;
+  }
+};
+
 // Allocates `size` bytes. Dies with "fatal error: out of memory" when the
 // heap cannot grow.
 inline void* allocate(size_t size, unsigned flags) {
   if (__builtin_expect(size - 1 < kMaxSmallSize, 1)) {  // 1 <= size <= 32 KiB
     bool noscan = flags & kNoScan;
     if (!(noscan && size < kTinySize)) {
-      void* p = current_cache()->alloc_small(size, noscan, flags & kZero);
+      void* p;
+      {
+        NoAsyncPreempt pin;
+        p = current_cache()->alloc_small(size, noscan, flags & kZero);
+      }
       if (__builtin_expect(p != nullptr, 1)) return p;
     }
   }
@@ -64,6 +90,7 @@ bool free_slow(void* p);
 // Anything else (other thread's span, large object, any doubt) goes to
 // free_slow, which also does the error reporting.
 inline bool free_object(void* ptr) {
+  NoAsyncPreempt pin;
   uintptr_t p = reinterpret_cast<uintptr_t>(ptr);
   uintptr_t off = p - g_heap_index.base;
   if (__builtin_expect(off < g_heap_index.grown.load(std::memory_order_relaxed), 1)) {
@@ -79,7 +106,9 @@ inline bool free_object(void* ptr) {
       uint64_t freed = s->local_free[w].load(std::memory_order_relaxed);
       bool allocated = idx < s->freeindex.load(std::memory_order_relaxed) ||
                        (s->alloc_bits[w].load(std::memory_order_relaxed) & bit);
-      if (__builtin_expect(s->object_base(idx) == p && allocated && !(freed & bit), 1)) {
+      bool double_free =
+          ((freed | s->remote_free[w].load(std::memory_order_relaxed)) & bit) != 0;
+      if (__builtin_expect(s->object_base(idx) == p && allocated && !double_free, 1)) {
         s->local_free[w].store(freed | bit, std::memory_order_relaxed);
         s->local_pending = true;
         CacheStats::bump(c->stats.nfree[s->size_class()], 1);

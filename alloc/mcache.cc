@@ -135,21 +135,30 @@ void* Cache::alloc_large(size_t size, bool noscan, bool zero) {
 void Cache::free_small(MSpan* s, size_t idx) {
   size_t w = idx / 64;
   uint64_t bit = uint64_t{1} << (idx % 64);
-  CacheStats::bump(stats.nfree[s->size_class()], 1);
   if (s->owner.load(std::memory_order_relaxed) == this) {
     // Our own span: no other thread writes local_free.
     uint64_t old = s->local_free[w].load(std::memory_order_relaxed);
-    if (old & bit) double_free(s, idx);
+    if ((old | s->remote_free[w].load(std::memory_order_relaxed)) & bit) double_free(s, idx);
     s->local_free[w].store(old | bit, std::memory_order_relaxed);
     s->local_pending = true;
+    CacheStats::bump(stats.nfree[s->size_class()], 1);
     return;
   }
+  if (s->local_free[w].load(std::memory_order_relaxed) & bit) double_free(s, idx);
+  // Announce ourselves first: until we are done the span must not be
+  // released (see MSpan::remote_inflight).
+  s->remote_inflight.fetch_add(1, std::memory_order_acq_rel);
   // seq_cst: see MSpan::reclaim's re-check of remote frees.
   uint64_t old = s->remote_free[w].fetch_or(bit);
-  if (old & bit) double_free(s, idx);
+  if (old & bit) {
+    s->remote_inflight.fetch_sub(1, std::memory_order_release);
+    double_free(s, idx);
+  }
+  CacheStats::bump(stats.nfree[s->size_class()], 1);
   if (!s->remote_pending.load(std::memory_order_relaxed) && !s->remote_pending.exchange(true)) {
     MHeap::get().central(s->spanclass).note_remote_free(s);
   }
+  s->remote_inflight.fetch_sub(1, std::memory_order_release);
 }
 
 void Cache::free_large(MSpan* s) {

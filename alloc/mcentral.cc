@@ -56,52 +56,55 @@ void MCentral::push_locked(MSpan* s) {
   }
 }
 
+MSpan* MCentral::take_usable_locked(uint32_t sg) {
+  auto usable = [](MSpan* s) {
+    return s->alloc_count.load(std::memory_order_relaxed) < s->nelems;
+  };
+  // Swept partial spans. A span may sit here only because frees were
+  // pending; after the reclaim it can turn out full after all.
+  while (MSpan* s = partial_[sweep_index(true)].pop()) {
+    if (s->frees_pending()) s->reclaim();
+    if (usable(s)) return s;
+    push_locked(s);
+  }
+  // Unswept partial spans: sweep, then use.
+  while (MSpan* s = partial_[sweep_index(false)].pop()) {
+    if (!sweep_span(s, sg)) continue;  // it was empty and went to the heap
+    if (usable(s)) return s;
+    push_locked(s);
+  }
+  // Unswept full spans: sweep a bounded number; keep one that freed a slot.
+  for (int budget = kSpanBudget; budget > 0; budget--) {
+    MSpan* f = full_[sweep_index(false)].pop();
+    if (!f) break;
+    if (!sweep_span(f, sg)) continue;
+    if (usable(f)) return f;
+    push_locked(f);
+  }
+  // Swept full spans that other threads freed into since.
+  int budget = kSpanBudget;
+  SpanQueue& full = full_[sweep_index(true)];
+  for (MSpan* f = full.head(); f && budget > 0; budget--) {
+    MSpan* nxt = f->next;
+    if (f->frees_pending()) {
+      full.remove(f);
+      f->reclaim();
+      if (usable(f)) return f;
+      push_locked(f);
+    }
+    f = nxt;
+  }
+  return nullptr;
+}
+
 MSpan* MCentral::cache_span(Cache* cache) {
   MHeap& heap = MHeap::get();
   MSpan* s = nullptr;
   {
     rt::detail::LockGuard g(lock_);
     uint32_t sg = heap.sweepgen();
-    s = partial_[sweep_index(true)].pop();
-    if (!s) {
-      // Unswept partial spans: sweep, then use.
-      while ((s = partial_[sweep_index(false)].pop()) != nullptr) {
-        if (sweep_span(s, sg)) break;  // sweep_span may free an empty span
-      }
-    }
-    if (!s) {
-      // Unswept full spans: sweep a bounded number; keep one that freed a slot.
-      for (int budget = kSpanBudget; budget > 0; budget--) {
-        MSpan* f = full_[sweep_index(false)].pop();
-        if (!f) break;
-        if (!sweep_span(f, sg)) continue;
-        if (f->alloc_count.load(std::memory_order_relaxed) < f->nelems) {
-          s = f;
-          break;
-        }
-        full_[sweep_index(true)].push(f);
-        f->list = SpanList::kFull;
-      }
-    }
-    if (!s) {
-      // Swept full spans that other threads freed into since.
-      int budget = kSpanBudget;
-      for (MSpan* f = full_[sweep_index(true)].head(); f && budget > 0; budget--) {
-        MSpan* nxt = f->next;
-        if (f->frees_pending()) {
-          full_[sweep_index(true)].remove(f);
-          f->reclaim();
-          if (f->alloc_count.load(std::memory_order_relaxed) < f->nelems) {
-            s = f;
-            break;
-          }
-          push_locked(f);
-        }
-        f = nxt;
-      }
-    }
+    s = take_usable_locked(sg);
     if (s) {
-      if (s->frees_pending()) s->reclaim();
       s->owner.store(cache, std::memory_order_relaxed);
       s->sweepgen.store(sg + 3, std::memory_order_relaxed);
     }
@@ -121,7 +124,7 @@ void MCentral::uncache_span(MSpan* s) {
   MHeap& heap = MHeap::get();
   s->owner.store(nullptr, std::memory_order_relaxed);
   if (s->frees_pending()) s->reclaim();
-  if (s->alloc_count.load(std::memory_order_relaxed) == 0 && !s->frees_pending()) {
+  if (s->releasable()) {
     heap.free_span(s);
     return;
   }
@@ -132,7 +135,9 @@ void MCentral::uncache_span(MSpan* s) {
 
 void MCentral::note_remote_free(MSpan* s) {
   rt::detail::LockGuard g(lock_);
-  if (s->list == SpanList::kFull) {
+  // Only a span that is full *and* still has the pending free moves: the
+  // owner may have reclaimed and refilled it while we waited for the lock.
+  if (s->list == SpanList::kFull && s->frees_pending()) {
     size_t i = s->sweepgen.load(std::memory_order_relaxed) == MHeap::get().sweepgen()
                    ? sweep_index(true)
                    : sweep_index(false);
@@ -140,6 +145,33 @@ void MCentral::note_remote_free(MSpan* s) {
     partial_[i].push(s);
     s->list = SpanList::kPartial;
   }
+}
+
+size_t MCentral::free_empty_spans() {
+  MHeap& heap = MHeap::get();
+  size_t freed = 0;
+  rt::detail::LockGuard g(lock_);
+  for (SpanQueue* q : {&partial_[0], &partial_[1], &full_[0], &full_[1]}) {
+    for (MSpan* s = q->head(); s;) {
+      MSpan* nxt = s->next;
+      if (s->frees_pending()) s->reclaim();
+      if (s->releasable()) {
+        q->remove(s);
+        heap.free_span(s);
+        freed++;
+      } else if (q == &full_[0] || q == &full_[1]) {
+        if (s->alloc_count.load(std::memory_order_relaxed) < s->nelems) {
+          // Reclaimed room: it belongs on a partial list now.
+          bool swept = q == &full_[sweep_index(true)];
+          q->remove(s);
+          partial_[swept ? sweep_index(true) : sweep_index(false)].push(s);
+          s->list = SpanList::kPartial;
+        }
+      }
+      s = nxt;
+    }
+  }
+  return freed;
 }
 
 size_t MCentral::npartial() const {

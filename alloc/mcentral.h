@@ -51,10 +51,15 @@ class MCentral {
   // span becomes visible as partial.
   void note_remote_free(MSpan* s);
 
+  // Returns every span holding no object to the heap (after folding in
+  // pending frees). Returns how many went.
+  size_t free_empty_spans();
+
   size_t npartial() const;  // for tests and stats
 
  private:
   size_t sweep_index(bool swept) const;
+  MSpan* take_usable_locked(uint32_t sg);
   void push_locked(MSpan* s);  // onto the swept list that fits its count
 
   SpanClass spanclass_ = 0;

@@ -150,14 +150,21 @@ MSpan* MHeap::alloc_span(size_t npages, SpanClass sc, Cache* cache) {
     }
   }
   if (!base) {
-    {
+    for (int attempt = 0; !base; attempt++) {
       LockGuard g(lock_);
       base = pages_.alloc(npages, &released);
-      if (!base) {
-        if (!grow_locked(npages)) return nullptr;
-        base = pages_.alloc(npages, &released);
-        if (!base) return nullptr;
+      if (base) break;
+      if (attempt == 0) {
+        // Before growing, give back spans that explicit frees emptied
+        // (mcentral locks come before the heap lock: drop ours first).
+        lock_.unlock();
+        free_empty_spans();
+        lock_.lock();
+        continue;
       }
+      if (!grow_locked(npages)) return nullptr;
+      base = pages_.alloc(npages, &released);
+      if (!base) return nullptr;
     }
     s = cache ? cache->take_span_struct() : alloc_span_struct();
   }
@@ -204,7 +211,14 @@ void MHeap::free_window(uintptr_t base, uint64_t free, uint64_t released) {
   }
 }
 
+size_t MHeap::free_empty_spans() {
+  size_t n = 0;
+  for (size_t i = 0; i < kNumSpanClasses; i++) n += central_[i].free_empty_spans();
+  return n;
+}
+
 size_t MHeap::scavenge(size_t max_bytes) {
+  free_empty_spans();  // their pages can be released too
   size_t done = 0;
   constexpr size_t kBatchPages = (64 << 10) / kPageSize;  // Go's 64 KiB quantum
   while (done < max_bytes) {

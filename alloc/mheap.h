@@ -80,6 +80,9 @@ class MHeap {
   MSpan* alloc_span_struct();
   void free_span_struct(MSpan* s);
 
+  // Returns spans emptied by explicit frees, of every class, to the pages.
+  size_t free_empty_spans();
+
   // Scavenging: releases up to `max_bytes` of free resident pages to the OS,
   // in batches, without holding the lock across madvise. Returns bytes.
   size_t scavenge(size_t max_bytes);

@@ -73,6 +73,10 @@ struct MSpan {
   std::atomic<uint64_t>* local_free = nullptr;
   std::atomic<uint64_t>* remote_free = nullptr;
   std::atomic<bool> remote_pending{false};
+  // Remote frees between their bit store and their note_remote_free: while
+  // non-zero the span must not go back to the heap (the freer still
+  // touches it).
+  std::atomic<uint32_t> remote_inflight{0};
   std::atomic<Cache*> owner{nullptr};
   // Sweep generation relative to the heap's (Go's encoding): -2 needs sweep,
   // -1 being swept, 0 swept, +1 cached before sweep, +3 swept then cached.
@@ -120,6 +124,18 @@ struct MSpan {
   size_t reclaim();
   bool frees_pending() const {
     return local_pending || remote_pending.load(std::memory_order_relaxed);
+  }
+  // Whether slot idx was freed explicitly but not reclaimed yet.
+  bool free_pending(size_t idx) const {
+    uint64_t bit = uint64_t{1} << (idx % 64);
+    return ((local_free[idx / 64].load(std::memory_order_relaxed) |
+             remote_free[idx / 64].load(std::memory_order_relaxed)) &
+            bit) != 0;
+  }
+  // Empty and nobody touching it: may go back to the heap.
+  bool releasable() const {
+    return alloc_count.load(std::memory_order_relaxed) == 0 && !frees_pending() &&
+           remote_inflight.load(std::memory_order_acquire) == 0;
   }
 };
 

@@ -23,19 +23,23 @@ constexpr uint64_t bit_range(size_t lo, size_t hi) {
   return upto_hi & ~((uint64_t{1} << lo) - 1);
 }
 
-PageAlloc::Summary merge(const PageAlloc::Summary* c, size_t n, uint32_t child_pages) {
+// Merges n children; all cover child_pages pages except the last, which
+// covers last_pages (less at the end of a partial tree).
+PageAlloc::Summary merge(const PageAlloc::Summary* c, size_t n, uint32_t child_pages,
+                         uint32_t last_pages) {
+  auto size = [&](size_t k) { return k + 1 == n ? last_pages : child_pages; };
   PageAlloc::Summary s;
   size_t i = 0;
-  for (; i < n && c[i].start == child_pages; i++) s.start += child_pages;
+  for (; i < n && c[i].start == size(i); i++) s.start += size(i);
   if (i < n) s.start += c[i].start;
   size_t j = n;
-  for (; j > 0 && c[j - 1].end == child_pages; j--) s.end += child_pages;
+  for (; j > 0 && c[j - 1].end == size(j - 1); j--) s.end += size(j - 1);
   if (j > 0) s.end += c[j - 1].end;
   uint32_t run = 0, best = 0;
   for (size_t k = 0; k < n; k++) {
     best = std::max(best, c[k].max);
-    if (c[k].start == child_pages) {
-      run += child_pages;
+    if (c[k].start == size(k)) {
+      run += size(k);
     } else {
       best = std::max(best, run + c[k].start);
       run = c[k].end;
@@ -137,7 +141,11 @@ void PageAlloc::update_chunks(size_t first_chunk, size_t last_chunk) {
     for (size_t p = lo; p <= hi; p++) {
       size_t c0 = p * kFanout;
       size_t n = std::min(kFanout, level_len_[l - 1] - c0);
-      level_[l][p] = merge(level_[l - 1] + c0, n, child_pages);
+      // The last child of the tree's last node may cover fewer pages.
+      size_t total = max_chunks_ * kChunkPages;
+      size_t last_first = (c0 + n - 1) * child_pages;
+      uint32_t last_pages = static_cast<uint32_t>(std::min<size_t>(child_pages, total - last_first));
+      level_[l][p] = merge(level_[l - 1] + c0, n, child_pages, last_pages);
     }
   }
 }

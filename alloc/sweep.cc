@@ -13,7 +13,7 @@ bool sweep_span(MSpan* s, uint32_t sg) {
   } else if (s->frees_pending()) {
     s->reclaim();
   }
-  if (s->alloc_count.load(std::memory_order_relaxed) == 0 && !s->frees_pending()) {
+  if (s->releasable()) {
     MHeap::get().free_span(s);
     return false;
   }

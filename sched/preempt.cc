@@ -37,14 +37,21 @@
 // Async-signal-safety: the handler and everything it calls only load and
 // store memory (t_m, the M/G/P fields, the frozen symbol tables, the
 // interrupted stack) and make the getpid system call; no locks, no
-// allocation, errno saved and restored. Under ThreadSanitizer its
-// runtime intercepts sigaction and defers signals to its own safe points,
+// allocation, errno saved and restored. ThreadSanitizer's runtime
+// intercepts sigaction and defers signals to its own safe points,
 // handing the handler a copy of the context, which would make injection
 // impossible (and writes to a stale stack position dangerous); so there
 // the handler is installed with the raw rt_sigaction system call (with its
 // own sa_restorer) and every function on the handler path is compiled
 // without TSan instrumentation (RT_NO_TSAN), since it may interrupt TSan's
 // runtime itself.
+//
+// Test hooks (declared by the tests, not in preempt.h): inject_call, the
+// injection itself, callable from a test's own signal handler; and
+// set_async_preempt_test_hook(m, park), which sends one M's preemptions to
+// rt_async_preempt_trampoline_test, a copy of the trampoline that calls
+// `park` instead of rt_async_preempt_park, so the whole signal path can be
+// tested with a fake M and no scheduler.
 #include "sched/preempt.h"
 
 #if !defined(__x86_64__) || !defined(__linux__)
@@ -199,8 +206,8 @@ RT_NO_TSAN void sigurg_handler(int sig, siginfo_t* info, void* ctx) {
   }
   auto* uc = static_cast<ucontext_t*>(ctx);
   G* g = preemptible_g(m);
-  if (g && symtab_classify(static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP])) ==
-               PcClass::kUser) {
+  if (g &&
+      symtab_classify(static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP])) == PcClass::kUser) {
     uintptr_t target = __atomic_load_n(&g_test_m, __ATOMIC_ACQUIRE) == m
                            ? reinterpret_cast<uintptr_t>(&rt_async_preempt_trampoline_test)
                            : reinterpret_cast<uintptr_t>(&rt_async_preempt_trampoline);
@@ -259,7 +266,7 @@ void install_handler() {
 }  // namespace
 
 // Injects a call to `target` into the interrupted context `uc` if the
-// interrupted RSP lies in [stack_lo, stack_hi) with room for the
+// interrupted RSP lies in (stack_lo, stack_hi] with room for the
 // trampoline below the red zone, and the caller is not running on that
 // stack. Async-signal-safe.
 RT_RAW_STACK_WRITE bool inject_call(ucontext_t* uc, uintptr_t target, uintptr_t stack_lo,
@@ -272,8 +279,8 @@ RT_RAW_STACK_WRITE bool inject_call(ucontext_t* uc, uintptr_t target, uintptr_t 
   // elsewhere, i.e. on the alternate signal stack.
   uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   if (here >= stack_lo && here < stack_hi) return false;
-  uintptr_t need = kRedZone + kTrampolineFrame +
-                   __atomic_load_n(&rt_xsave_size, __ATOMIC_RELAXED) + kParkChain + kStackMargin;
+  uintptr_t need = kRedZone + kTrampolineFrame + __atomic_load_n(&rt_xsave_size, __ATOMIC_RELAXED) +
+                   kParkChain + kStackMargin;
   if (sp - stack_lo < need) return false;
   uintptr_t new_sp = sp - kRedZone - sizeof(uintptr_t);
   __builtin_memcpy(reinterpret_cast<void*>(new_sp), &pc, sizeof(pc));
@@ -298,7 +305,9 @@ void init_preemption() {
   g_initialized = true;
 }
 
-bool async_preemption_enabled() { return rt::detail::config().debug.asyncpreemptoff == 0; }
+bool async_preemption_enabled() {
+  return rt::detail::config().debug.asyncpreemptoff == 0;
+}
 
 void preempt_m(M* m) {
   if (!m || m->tid == 0 || !g_installed.load(std::memory_order_acquire)) return;
@@ -310,6 +319,8 @@ void preempt_m(M* m) {
     m->signal_pending.store(0, std::memory_order_release);  // the thread is gone
 }
 
-RT_NO_TSAN bool is_async_safe_pc(uintptr_t pc) { return symtab_classify(pc) == PcClass::kUser; }
+RT_NO_TSAN bool is_async_safe_pc(uintptr_t pc) {
+  return symtab_classify(pc) == PcClass::kUser;
+}
 
 }  // namespace rt::sched

@@ -31,6 +31,7 @@
 #include <exception>
 #include <new>
 
+#include "alloc/malloc.h"
 #include "alloc/mcache.h"
 #include "runtime/env.h"
 #include "runtime/fatal.h"
@@ -952,6 +953,7 @@ void schedinit() {
     LockGuard s(sched.lock);
     for (int i = n - 1; i >= 0; i--) pidleput(allp[i]);
   }
+  rt::alloc::g_alloc_safepoint = preempt_check;
   install_signal_handlers();
   install_panic_handler();
   init_preemption();

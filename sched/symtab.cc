@@ -75,11 +75,11 @@ struct Func {
 struct Tables {
   const Segment* segs = nullptr;  // executable segments of all objects
   size_t nsegs = 0;
-  const Range* user = nullptr;    // functions that may be user code
+  const Range* user = nullptr;  // functions that may be user code
   size_t nuser = 0;
   const Range* unsafe = nullptr;  // librt's and static runtimes' functions
   size_t nunsafe = 0;
-  const Func* funcs = nullptr;    // all named functions, for symtab_lookup
+  const Func* funcs = nullptr;  // all named functions, for symtab_lookup
   size_t nfuncs = 0;
   SymtabStats stats;
 };
@@ -90,7 +90,9 @@ rt::detail::Lock g_init_lock;
 
 // --- name rules ---------------------------------------------------------------
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 // Skips an Itanium <call-offset> ("h<n>_" or "v<n>_<n>_") at p; nullptr if
 // malformed.
@@ -118,18 +120,43 @@ const char* skip_call_offset(const char* p) {
 // interrupted to park a goroutine (they hold internal locks or per-thread
 // state across their code).
 constexpr std::string_view kUnsafeNamespaces[] = {
-    "rt",       "__asan",        "__tsan",     "__ubsan",    "__lsan",  "__msan",
-    "__hwasan", "__sanitizer",   "__interception", "__cxxabiv1", "__scudo",
+    "rt",       "__asan",      "__tsan",         "__ubsan",    "__lsan",  "__msan",
+    "__hwasan", "__sanitizer", "__interception", "__cxxabiv1", "__scudo",
 };
 
 // C names of the same kind (prefixes). rt_ covers librt's extern "C" entry
 // points (rt_async_preempt_trampoline, rt_async_preempt_park, ...).
 constexpr std::string_view kUnsafeCPrefixes[] = {
-    "rt_",         "__asan",          "__tsan",           "__ubsan",   "__lsan",
-    "__msan",      "__hwasan",        "__sanitizer",      "__interceptor_",
-    "___interceptor_", "__interception", "__cxa_",        "__gxx_personality",
-    "__gcc_personality", "_Unwind_",  "__libc_",          "_dl_",      "__tls_get_addr",
+    "rt_",
+    "__asan",
+    "__tsan",
+    "__ubsan",
+    "__lsan",
+    "__msan",
+    "__hwasan",
+    "__sanitizer",
+    "__interceptor_",
+    "___interceptor_",
+    "__interception",
+    "__cxa_",
+    "__gxx_personality",
+    "__gcc_personality",
+    "_Unwind_",
+    "__libc_",
+    "_dl_",
+    "__tls_get_addr",
     "__morestack",
+};
+
+// Functions of namespace rt that only forward to the user's callable, into
+// which the compiler inlines that callable's body: the goroutine's function
+// (a compute loop above all) runs inside them. They are user code. Keep
+// this list in step with the public headers and sched/task.h.
+constexpr std::string_view kUserThunkPrefixes[] = {
+    "_ZZN2rt2goI",           // rt::go<F>: its invoke and delete lambdas
+    "_ZZN2rt3runI",          // rt::run<F>: the lambdas that call main_fn
+    "_ZN2rt5sched4TaskUl",   // rt::sched::Task: invoke/destroy/move lambdas
+    "_ZNK2rt5sched4TaskUl",  // ... and their call operators
 };
 
 }  // namespace
@@ -137,6 +164,8 @@ constexpr std::string_view kUnsafeCPrefixes[] = {
 bool symtab_is_unsafe_name(const char* name) {
   if (!name) return false;
   std::string_view s(name);
+  for (std::string_view p : kUserThunkPrefixes)
+    if (starts_with(s, p)) return false;
   if (!starts_with(s, "_Z")) {
     for (std::string_view p : kUnsafeCPrefixes)
       if (starts_with(s, p)) return true;
@@ -184,10 +213,10 @@ namespace {
 // Basenames (prefixes) of the platform's shared objects: code there is never
 // user code.
 constexpr std::string_view kPlatformPrefixes[] = {
-    "libc.so",     "libstdc++",  "libgcc_s",   "libm.so",    "ld-linux",  "linux-vdso",
-    "libmimalloc", "libboost",   "libspdlog",  "libfmt",     "libasan",   "libtsan",
-    "libubsan",    "liblsan",    "libhwasan",  "libpthread", "libdl.so",  "librt.so",
-    "libatomic",   "libunwind",  "libgomp",    "libmvec",    "libresolv", "libnss_",
+    "libc.so",     "libstdc++", "libgcc_s",  "libm.so",    "ld-linux",  "linux-vdso",
+    "libmimalloc", "libboost",  "libspdlog", "libfmt",     "libasan",   "libtsan",
+    "libubsan",    "liblsan",   "libhwasan", "libpthread", "libdl.so",  "librt.so",
+    "libatomic",   "libunwind", "libgomp",   "libmvec",    "libresolv", "libnss_",
 };
 
 bool is_platform_name(std::string_view path) {
@@ -285,8 +314,7 @@ bool read_symbols(const Object& o, std::vector<RawFunc>* out) {
     if (!symsec || symsec->sh_entsize != sizeof(ElfW(Sym)) || symsec->sh_link >= shnum) break;
     const ElfW(Shdr)& strsec = sh[symsec->sh_link];
     if (strsec.sh_type != SHT_STRTAB || strsec.sh_size == 0 ||
-        !in_file(symsec->sh_offset, symsec->sh_size) ||
-        !in_file(strsec.sh_offset, strsec.sh_size))
+        !in_file(symsec->sh_offset, symsec->sh_size) || !in_file(strsec.sh_offset, strsec.sh_size))
       break;
     const char* strtab = reinterpret_cast<const char*>(base + strsec.sh_offset);
     if (strtab[strsec.sh_size - 1] != '\0') break;  // every name is terminated inside
@@ -415,7 +443,9 @@ const Tables* build() {
 
 // --- lookups (async-signal-safe, uninstrumented) --------------------------
 
-RT_NO_TSAN const Tables* tables() { return __atomic_load_n(&g_tables, __ATOMIC_ACQUIRE); }
+RT_NO_TSAN const Tables* tables() {
+  return __atomic_load_n(&g_tables, __ATOMIC_ACQUIRE);
+}
 
 // Index of the last element with lo <= pc, or n if none. T has a `lo`.
 template <typename T>
@@ -446,7 +476,9 @@ void symtab_init() {
   __atomic_store_n(&g_tables, build(), __ATOMIC_RELEASE);
 }
 
-RT_NO_TSAN bool symtab_ready() { return tables() != nullptr; }
+RT_NO_TSAN bool symtab_ready() {
+  return tables() != nullptr;
+}
 
 RT_NO_TSAN PcClass symtab_classify(uintptr_t pc) {
   const Tables* t = tables();

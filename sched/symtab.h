@@ -39,9 +39,12 @@
 //
 // Code the compiler inlines into a function of namespace rt counts as
 // librt's, even a user lambda's body inlined into an rt template that
-// invokes it: so whatever invokes user callables (a goroutine's function
-// above all) must be a function outside namespace rt, or the user's loops
-// inside it are never preempted asynchronously.
+// invokes it. The thunks that run a goroutine's function or rt::run's
+// main function (lambdas of rt::go, rt::run and rt::sched::Task) are
+// therefore listed in symtab.cc as user code: they only forward to the
+// user's callable. Any other rt template that invokes user callables keeps
+// the inlined user code non-preemptible (cooperative preemption still
+// applies), unless it is added there or moved out of namespace rt.
 //
 // Names: symtab_lookup() finds the enclosing FUNC symbol of any object read
 // (platform objects from their .dynsym), for goroutine dumps.
@@ -77,10 +80,10 @@ struct SymtabStats {
   bool exe_has_symtab = false;  // false: the executable is stripped
   size_t objects = 0;           // loaded objects seen by dl_iterate_phdr
   size_t platform_objects = 0;
-  size_t exec_segments = 0;     // executable PT_LOAD segments, all objects
-  size_t functions = 0;         // named FUNC symbols kept for symtab_lookup
-  size_t user_ranges = 0;       // merged ranges of kUser functions
-  size_t unsafe_ranges = 0;     // merged ranges of unsafe functions
+  size_t exec_segments = 0;  // executable PT_LOAD segments, all objects
+  size_t functions = 0;      // named FUNC symbols kept for symtab_lookup
+  size_t user_ranges = 0;    // merged ranges of kUser functions
+  size_t unsafe_ranges = 0;  // merged ranges of unsafe functions
 };
 SymtabStats symtab_stats();
 

@@ -137,13 +137,15 @@ uint32_t run_timers(P* p, int64_t now) {
     void (*f)(void*, int64_t);
     void* arg;
     Timer* t;
+    bool detached;
     {
       LockGuard lk(p->timers_lock);
       if (p->ntimers == 0 || p->timers[0]->when > now) continue;
       t = p->timers[0];
       f = t->f;
       arg = t->arg;
-      t->running.fetch_add(1, std::memory_order_relaxed);
+      detached = t->detached;
+      if (!detached) t->running.fetch_add(1, std::memory_order_relaxed);
       if (t->period > 0) {
         // Re-arm in place; skip periods that were missed entirely.
         int64_t next = t->when + t->period;
@@ -156,7 +158,7 @@ uint32_t run_timers(P* p, int64_t now) {
       }
     }
     f(arg, now);
-    t->running.fetch_sub(1, std::memory_order_release);
+    if (!detached) t->running.fetch_sub(1, std::memory_order_release);
     ran++;
   }
 }

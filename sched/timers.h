@@ -29,6 +29,9 @@ struct Timer {
   int32_t index = -1;  // position in pp's heap, -1 when not in one
   // Number of in-progress runs of f (stop_timer can wait for it to drop).
   std::atomic<uint32_t> running{0};
+  // A detached timer is never stopped and owns itself: run_timers does not
+  // touch it after calling f, so f may free it (time.After's timers).
+  bool detached = false;
 };
 
 // Arms t (which must not be pending) to fire at t->when.

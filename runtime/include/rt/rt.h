@@ -2,6 +2,8 @@
 #pragma once
 
 #include "rt/chan.h"
+#include "rt/context.h"
 #include "rt/memstats.h"
 #include "rt/panic.h"
 #include "rt/sched.h"
+#include "rt/time.h"

@@ -1,0 +1,35 @@
+// rt-bench-pingpong: two goroutines bounce an int over two unbuffered
+// channels n times (tools/bench/README.md, "pingpong").
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+
+#include "rt/rt.h"
+#include "tools/bench/flags.h"
+
+int main(int argc, char** argv) {
+  int64_t n = 2'000'000;
+  rt_bench::Flags flags("rt-bench-pingpong");
+  flags.add("n", &n, "round trips");
+  flags.parse(argc, argv);
+  return rt::run(argc, argv, [n] {
+    auto ping = rt::make_chan<int64_t>(), pong = rt::make_chan<int64_t>();
+    auto finished = rt::make_chan<bool>(1);
+    auto t0 = std::chrono::steady_clock::now();
+    rt::go([=]() mutable {
+      for (int64_t i = 0; i < n; i++) pong.send(ping.recv() + 1);
+      finished.send(true);
+    });
+    int64_t v = 0;
+    for (int64_t i = 0; i < n; i++) {
+      ping.send(v);
+      v = pong.recv();
+    }
+    finished.recv();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    printf("RESULT pingpong n=%lld seconds=%.3f ns_per_roundtrip=%.1f v=%lld\n",
+           static_cast<long long>(n), secs, n ? secs * 1e9 / static_cast<double>(n) : 0.0,
+           static_cast<long long>(v));
+    return 0;
+  });
+}
