@@ -16,7 +16,7 @@ namespace rt::detail {
 
 // Number of runtime locks the calling thread holds. Plain thread_local with
 // constant initialisation: no TLS wrapper call on access.
-inline thread_local int t_runtime_locks = 0;
+inline thread_local int t_runtime_locks __attribute__((tls_model("initial-exec"))) = 0;
 inline int held_runtime_locks() { return t_runtime_locks; }
 
 class Lock {

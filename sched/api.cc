@@ -138,7 +138,10 @@ void unlock_os_thread() {
   }
 }
 
-SyscallScope::SyscallScope() : active_(getg() != nullptr) {
+SyscallScope::SyscallScope() {
+  // Nested scopes: only the outermost one leaves and retakes the P.
+  G* g = getg();
+  active_ = g != nullptr && g->status.load(std::memory_order_relaxed) == sched::kGRunning;
   if (active_) sched::entersyscall();
 }
 

@@ -86,6 +86,7 @@ struct G {
   // --- the fiber ---------------------------------------------------------
   // Saved context (the SP of the switch frame) while the G is not running;
   // written by g0 after the G switched out, read by g0 to resume it.
+  // nullptr until the G first runs: it has no stack until then.
   fcontext_t ctx = nullptr;
   Stack stack;
   int64_t id = 0;
@@ -179,6 +180,7 @@ enum PStatus : uint32_t {
 };
 
 inline constexpr uint32_t kRunqSize = 256;
+inline constexpr int32_t kPStackCache = 32;
 
 struct alignas(64) P {
   int32_t id = 0;
@@ -220,6 +222,15 @@ struct alignas(64) P {
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
 
+  // Free Gs for this P's newproc; owner only. Spills half to Sched::gfree
+  // past kPGFreeMax, refills from it when empty.
+  G* gfree = nullptr;
+  int32_t ngfree = 0;
+  // Stacks of goroutines that ended here, for the next ones to start here
+  // (LIFO: the most recently used is the hottest). Owner only.
+  Stack stackcache[kPStackCache];
+  int32_t nstackcache = 0;
+
   // Hooks for the collector: per-P state it owns (write-barrier buffer,
   // mark work buffer). Opaque here.
   void* gc_state = nullptr;
@@ -257,7 +268,8 @@ extern Sched sched;
 extern P** allp;             // GOMAXPROCS Ps
 extern std::atomic<int32_t> gomaxprocs_n;
 
-inline thread_local M* t_m = nullptr;
+// initial-exec: read by the signal handlers, which must not call __tls_get_addr.
+inline thread_local M* t_m __attribute__((tls_model("initial-exec"))) = nullptr;
 // The calling thread's M (nullptr on threads that are not Ms). Not inlined:
 // see the file comment.
 M* current_m();

@@ -51,6 +51,7 @@ using rt::detail::LockGuard;
 
 Sched sched;
 P** allp = nullptr;
+
 std::atomic<int32_t> gomaxprocs_n{0};
 
 namespace {
@@ -126,17 +127,18 @@ void cas_status(G* g, uint32_t from, uint32_t to) {
   }
 }
 
-void notesleep(std::atomic<uint32_t>* note, int64_t until) {
+bool notesleep(std::atomic<uint32_t>* note, int64_t until) {
   while (note->load(std::memory_order_acquire) == 0) {
     if (until == 0) {
       rt::detail::futex_wait(note, 0);
     } else {
       int64_t left = until - nanotime();
-      if (left <= 0) break;
+      if (left <= 0) return false;  // timed out; the note stays as it is
       rt::detail::futex_wait_timeout(note, 0, left);
     }
   }
   note->store(0, std::memory_order_relaxed);
+  return true;
 }
 
 void notewakeup(std::atomic<uint32_t>* note) {
@@ -173,6 +175,14 @@ const char* wait_reason_string(WaitReason r) {
 }
 
 bool started() { return g_started.load(std::memory_order_acquire); }
+
+// After "fatal error: ...", as Go does: every goroutine's trace.
+void dump_goroutines_after_fatal() {
+  rt::detail::FixedText nl;
+  nl << "\n";
+  nl.write_to(2);
+  dump_goroutines();
+}
 
 int64_t user_goroutines() { return g_user_gs.load(std::memory_order_relaxed); }
 
@@ -449,7 +459,51 @@ void g_entry(transfer_t t) {
   exit_to_g0(g, now);
 }
 
-G* gfget() {
+// Free Gs (without stacks: goexit0 gives the stack to its P's stack
+// cache), first on the P's own list, then on the global one.
+constexpr int32_t kPGFreeMax = 64;
+
+}  // namespace
+
+// Per-P stack cache: the stacks of goroutines that just ended on this P,
+// hot in its cache, for the next goroutines it starts.
+Stack stack_get(P* p) {
+  if (p && p->nstackcache > 0) return p->stackcache[--p->nstackcache];
+  return stack_alloc();
+}
+
+void stack_put(P* p, Stack s) {
+  if (s.empty()) return;
+  if (p && p->nstackcache < kPStackCache) {
+    p->stackcache[p->nstackcache++] = s;
+    return;
+  }
+  stack_free(s);
+}
+
+namespace {
+
+G* gfget(P* p) {
+  if (p && !p->gfree) {
+    // Refill half a list from the global one.
+    LockGuard lk(sched.lock);
+    while (p->ngfree < kPGFreeMax / 2 && sched.gfree) {
+      G* g = sched.gfree;
+      sched.gfree = g->schedlink;
+      sched.ngfree--;
+      g->schedlink = p->gfree;
+      p->gfree = g;
+      p->ngfree++;
+    }
+  }
+  if (p && p->gfree) {
+    G* g = p->gfree;
+    p->gfree = g->schedlink;
+    p->ngfree--;
+    g->schedlink = nullptr;
+    return g;
+  }
+  if (p) return nullptr;
   LockGuard lk(sched.lock);
   G* g = sched.gfree;
   if (g) {
@@ -460,33 +514,37 @@ G* gfget() {
   return g;
 }
 
-void gfput(G* g) {
-  // Keep the stacks of a bounded number of free Gs; the others give theirs
-  // back to the stack pool (which releases their memory).
-  constexpr int32_t kKeepStacks = 256;
-  Stack drop;
-  {
+void gfput(P* p, G* g) {
+  if (!p) {
     LockGuard lk(sched.lock);
-    if (sched.ngfree >= kKeepStacks) {
-      drop = g->stack;
-      g->stack = Stack{};
-    }
     g->schedlink = sched.gfree;
     sched.gfree = g;
     sched.ngfree++;
+    return;
   }
-  if (!drop.empty()) stack_free(drop);
+  g->schedlink = p->gfree;
+  p->gfree = g;
+  if (++p->ngfree < kPGFreeMax) return;
+  // Spill half to the global list.
+  LockGuard lk(sched.lock);
+  while (p->ngfree > kPGFreeMax / 2) {
+    G* x = p->gfree;
+    p->gfree = x->schedlink;
+    p->ngfree--;
+    x->schedlink = sched.gfree;
+    sched.gfree = x;
+    sched.ngfree++;
+  }
 }
 
 }  // namespace
 
 G* newproc(Task fn, bool system) {
   schedinit();
-  G* g = gfget();
-  if (g && g->stack.empty()) g->stack = stack_alloc();
+  M* cm = current_m();
+  G* g = gfget(cm ? cm->p : nullptr);
   if (!g) {
     g = new G();
-    g->stack = stack_alloc();
 #if defined(RT_TSAN)
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -503,8 +561,10 @@ G* newproc(Task fn, bool system) {
   g->wait_reason = WaitReason::kNone;
   g->param = nullptr;
   for (void*& s : g->gls) s = nullptr;
-  g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
-                                                 g->stack.size(), g_entry);
+  // No stack yet: execute() gives it one (a hot, recently freed one from
+  // its P) the first time it runs, so a burst of goroutines that have not
+  // started costs only their G structs.
+  g->ctx = nullptr;
   (system ? g_system_gs : g_user_gs).fetch_add(1, std::memory_order_relaxed);
   g->status.store(kGRunnable, std::memory_order_release);
   M* m = current_m();
@@ -523,6 +583,9 @@ namespace {
 void goexit0(G* g) {
   M* m = current_m();
   cas_status(g, kGRunning, kGDead);
+  stack_put(m->p, g->stack);
+  g->stack = Stack{};
+  g->ctx = nullptr;
   (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
   g->m = nullptr;
   m->curg.store(nullptr, std::memory_order_relaxed);
@@ -531,7 +594,7 @@ void goexit0(G* g) {
     g->lockedm = nullptr;
     m->lockedg = nullptr;
   }
-  gfput(g);
+  gfput(m->p, g);
 }
 
 }  // namespace
@@ -740,10 +803,13 @@ top:
   }
   (void)was_spinning;
 
-  // Sleep, with a deadline if we become the one M watching the timers.
-  int64_t next = earliest_timer();
+  // Sleep, with a deadline if we become the one M watching the timers. The
+  // earliest deadline is read under Sched::lock: wake_timer_waiter() takes
+  // it too, so a timer added concurrently is either seen here or finds us
+  // registered (and wakes us if it is earlier).
   {
     LockGuard lk(sched.lock);
+    int64_t next = earliest_timer();
     m->park_until = 0;
     if (next != 0 && sched.timer_waiter == nullptr) {
       sched.timer_waiter = m;
@@ -758,8 +824,9 @@ top:
     LockGuard lk(sched.lock);
     if (sched.timer_waiter == m) sched.timer_waiter = nullptr;
     m->park_until = 0;
-    np = m->nextp.load(std::memory_order_acquire);
-    m->nextp.store(nullptr, std::memory_order_release);
+    // exchange, not load-then-store: a startm that already took us off the
+    // idle list stores our P without the lock, and must not be overwritten.
+    np = m->nextp.exchange(nullptr, std::memory_order_acq_rel);
     if (!np) {
       // Deadline, or asked to re-check the timers; unless a startm already
       // took us off the idle list (its wake-up is then on its way).
@@ -790,6 +857,12 @@ top:
 // Hands the current P to the M that g is locked to, and stops this M.
 void startlockedm(G* g) {
   M* lm = g->lockedm;
+  // The locked M stops counting as idle now, not when it wakes: otherwise
+  // checkdead could run in between and see nobody running.
+  {
+    LockGuard lk(sched.lock);
+    sched.nmidlelocked--;
+  }
   P* p = releasep();
   lm->nextp.store(p, std::memory_order_release);
   notewakeup(&lm->park);
@@ -805,11 +878,8 @@ void stoplockedm() {
     sched.nmidlelocked++;
     checkdead();
   }
+  // startlockedm took us off the idle-locked count when it handed us a P.
   while (m->nextp.load(std::memory_order_acquire) == nullptr) notesleep(&m->park);
-  {
-    LockGuard lk(sched.lock);
-    sched.nmidlelocked--;
-  }
   P* p = m->nextp.load(std::memory_order_acquire);
   m->nextp.store(nullptr, std::memory_order_release);
   acquirep(p);
@@ -850,6 +920,12 @@ void execute(G* g, bool inherit_time) {
       p->schedtick++;
       p->schedwhen.store(nanotime(), std::memory_order_relaxed);
       p->schedtick_pub.store(p->schedtick, std::memory_order_release);
+    }
+    if (!g->ctx) {
+      // First run: a stack and a fresh fiber context on it.
+      g->stack = stack_get(p);
+      g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
+                                                     g->stack.size(), g_entry);
     }
     switch_to_g(m, g);
     // Back on g0 (g0 never migrates: m is still this thread's M).
@@ -954,6 +1030,7 @@ void schedinit() {
     for (int i = n - 1; i >= 0; i--) pidleput(allp[i]);
   }
   rt::alloc::g_alloc_safepoint = preempt_check;
+  rt::detail::set_fatal_hook(dump_goroutines_after_fatal);
   install_signal_handlers();
   install_panic_handler();
   init_preemption();
@@ -978,6 +1055,7 @@ void wake_timer_waiter(int64_t when) {
     wakep();  // an idle M will find nothing to run and watch the timers
   }
 }
+
 
 void note_syscall_enter() { g_msyscall.fetch_add(1, std::memory_order_relaxed); }
 void note_syscall_exit() { g_msyscall.fetch_sub(1, std::memory_order_relaxed); }

@@ -52,11 +52,17 @@ P* pidleget();         // Sched::lock held
 void pidleput(P* p);   // Sched::lock held
 void acquirep(P* p);
 P* releasep();
-void notesleep(std::atomic<uint32_t>* note, int64_t until_ns = 0);
+// Sleeps until notewakeup (returns true, consuming the wake-up) or until
+// the nanotime deadline until_ns passes (returns false; 0 = no deadline).
+bool notesleep(std::atomic<uint32_t>* note, int64_t until_ns = 0);
 void notewakeup(std::atomic<uint32_t>* note);
 
 // Changes GOMAXPROCS (stw.cc).
 void procresize(int32_t n);
+
+// Per-P stack cache (proc.cc).
+Stack stack_get(P* p);
+void stack_put(P* p, Stack s);
 
 // Counts for num_goroutine and deadlock detection.
 int64_t user_goroutines();
@@ -73,5 +79,6 @@ void for_each_g(void (*f)(G*, void*), void* arg);
 
 // Dumps every goroutine to stderr (SIGQUIT, fatal errors).
 void dump_goroutines();
+void dump_goroutines_after_fatal();
 
 }  // namespace rt::sched

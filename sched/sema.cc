@@ -220,9 +220,9 @@ bool acquire(std::atomic<uint32_t>* addr, int64_t deadline, SemaWaitOpts opts) {
       if (deadline == 0) {
         notesleep(&s.note);
       } else {
-        notesleep(&s.note, deadline);
+        bool woke = notesleep(&s.note, deadline);
         bool gave_up = false;
-        {
+        if (!woke) {
           rt::detail::LockGuard lk(b->lock);
           if (s.queued) {
             remove_waiter(b, &s);
@@ -231,7 +231,7 @@ bool acquire(std::atomic<uint32_t>* addr, int64_t deadline, SemaWaitOpts opts) {
           }
         }
         // Not queued any more: a releaser dequeued us; its wake-up is coming.
-        if (!gave_up) notesleep(&s.note);
+        if (!woke && !gave_up) notesleep(&s.note);
         s.timed_out = gave_up;
       }
     }

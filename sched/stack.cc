@@ -352,4 +352,9 @@ void stack_use_mprotect_guards() {
   g_mode.store(GuardMode::kMprotect, std::memory_order_relaxed);
 }
 
+void stack_release_memory(Stack s) {
+  constexpr size_t kPage = 4096;
+  if (s.size() > kPage) madvise(reinterpret_cast<void*>(s.lo), s.size() - kPage, MADV_DONTNEED);
+}
+
 }  // namespace rt::sched

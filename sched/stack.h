@@ -41,6 +41,10 @@ size_t stack_size();
 Stack stack_alloc();
 // Returns a stack to the pool.
 void stack_free(Stack s);
+// Returns a stack's memory to the OS (all but its top page) while keeping
+// the stack itself; it reads as zero when touched again. For stacks that
+// are not in use (free goroutines).
+void stack_release_memory(Stack s);
 
 // If `addr` lies in the guard page of a live goroutine stack, returns true.
 // Async-signal-safe (the SIGSEGV handler uses it to report overflow).

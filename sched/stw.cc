@@ -7,6 +7,7 @@
 #include "runtime/fatal.h"
 #include "sched/preempt.h"
 #include "sched/proc.h"
+#include "sched/sema.h"
 #include "sched/timers.h"
 
 namespace rt::sched {
@@ -15,10 +16,14 @@ using rt::detail::LockGuard;
 
 namespace {
 
-rt::detail::Lock g_stw_lock;  // held from stop to start
-int64_t g_stw_start = 0;      // guarded by g_stw_lock
-P* g_stw_own_p = nullptr;     // the caller's P, kept across the stop
-StwStats g_stats;             // guarded by g_stw_lock (read under it too)
+// One stop at a time, from stop to start. A semaphore, not a runtime lock:
+// a goroutine waiting its turn must park (giving up its P, which the stop
+// in progress is waiting for), not block its M.
+std::atomic<uint32_t> g_worldsema{1};
+rt::detail::Lock g_stats_lock;
+int64_t g_stw_start = 0;      // owned by the holder of g_worldsema
+P* g_stw_own_p = nullptr;     // the caller's P, kept across the stop (g_worldsema)
+StwStats g_stats;             // guarded by g_stats_lock
 
 void preempt_all() {
   int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
@@ -38,7 +43,10 @@ void preempt_all() {
 
 int64_t stop_the_world(const char*) {
   schedinit();
-  g_stw_lock.lock();
+  semacquire(&g_worldsema);
+  // A goroutine that stops the world must keep running until it starts it
+  // again: nothing else can run it meanwhile.
+  if (G* g = getg()) g->nopreempt++;
   int64_t t0 = nanotime();
   g_stw_start = t0;
   M* me = current_m();
@@ -77,6 +85,7 @@ int64_t stop_the_world(const char*) {
   }
   if (sched.stopwait != 0) rt::detail::fatal("stop_the_world: stopwait not zero");
   int64_t took = nanotime() - t0;
+  LockGuard sl(g_stats_lock);
   g_stats.count++;
   g_stats.last_stop_ns = took;
   if (took > g_stats.max_stop_ns) g_stats.max_stop_ns = took;
@@ -111,20 +120,25 @@ void start_the_world() {
   for (int i = 0; i < nwork; i++) startm(work[i], false);
   wakep();
   int64_t pause = nanotime() - g_stw_start;
-  g_stats.last_pause_ns = pause;
-  if (pause > g_stats.max_pause_ns) g_stats.max_pause_ns = pause;
+  {
+    LockGuard sl(g_stats_lock);
+    g_stats.last_pause_ns = pause;
+    if (pause > g_stats.max_pause_ns) g_stats.max_pause_ns = pause;
+  }
   g_stw_own_p = nullptr;
-  g_stw_lock.unlock();
+  semrelease(&g_worldsema);
+  if (G* g = getg()) g->nopreempt--;
 }
 
 StwStats stw_stats() {
-  LockGuard lk(g_stw_lock);
+  LockGuard lk(g_stats_lock);
   return g_stats;
 }
 
 Suspended suspend_g(G* g) {
   Suspended out;
   out.g = g;
+  bool asked = false;
   for (int spins = 0;; spins++) {
     uint32_t s = g->status.load(std::memory_order_acquire);
     if (s & kGScan) {
@@ -140,6 +154,12 @@ Suspended suspend_g(G* g) {
       case kGWaiting:
       case kGSyscall:
         if (g->status.compare_exchange_weak(s, s | kGScan, std::memory_order_acq_rel)) {
+          // If we asked it to stop while it ran and it parked by itself
+          // meanwhile, withdraw the request: nobody would resume it.
+          if (asked) {
+            g->preempt_stop.store(false, std::memory_order_relaxed);
+            g->preempt.store(false, std::memory_order_relaxed);
+          }
           out.status = s;
           return out;
         }
@@ -154,6 +174,7 @@ Suspended suspend_g(G* g) {
         }
         break;
       case kGRunning: {
+        asked = true;
         g->preempt_stop.store(true, std::memory_order_relaxed);
         g->preempt.store(true, std::memory_order_relaxed);
         M* m = g->m;
@@ -180,6 +201,10 @@ void resume_g(const Suspended& s) {
 void g_stack_scan_range(const Suspended& s, uintptr_t* lo, uintptr_t* hi) {
   G* g = s.g;
   *hi = g->stack.hi;
+  if (!g->ctx) {
+    *lo = *hi;  // never ran: no stack yet
+    return;
+  }
   if (s.status == kGSyscall) {
     *lo = g->syscall_sp;
   } else {
@@ -235,6 +260,18 @@ void procresize(int32_t n) {
     g_stw_own_p = allp[0];
   }
   for (int32_t i = n; i < old; i++) {
+    P* p = allp[i];
+    while (p->nstackcache > 0) stack_free(p->stackcache[--p->nstackcache]);
+    {
+      LockGuard lk(sched.lock);
+      while (G* g = p->gfree) {
+        p->gfree = g->schedlink;
+        g->schedlink = sched.gfree;
+        sched.gfree = g;
+        sched.ngfree++;
+      }
+      p->ngfree = 0;
+    }
     allp[i]->mcache->release_all();
     allp[i]->status.store(kPGCStop, std::memory_order_relaxed);
   }

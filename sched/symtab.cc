@@ -18,7 +18,9 @@
 //      merged ranges of functions that may be user code (sized functions of
 //      the main executable, if it has a .symtab, whose names are not
 //      unsafe), and the merged ranges of unsafe functions (librt's and
-//      statically linked runtimes', from every non-platform object).
+//      statically linked runtimes', from every non-platform object). The
+//      few rt thunks that only run a user callable (kUserThunkPrefixes)
+//      are not unsafe.
 //   4. The Tables record, holding raw pointers and counts, is published
 //      with a release store. It and the arrays are never freed or changed.
 //
@@ -303,7 +305,8 @@ bool read_symbols(const Object& o, std::vector<RawFunc>* out) {
     const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
     if (!in_file(eh->e_shoff, sizeof(ElfW(Shdr)))) break;
     uint64_t shnum = eh->e_shnum != 0 ? eh->e_shnum : sh[0].sh_size;  // extended numbering
-    if (!in_file(eh->e_shoff, shnum * sizeof(ElfW(Shdr)))) break;
+    if (shnum > size / sizeof(ElfW(Shdr)) || !in_file(eh->e_shoff, shnum * sizeof(ElfW(Shdr))))
+      break;
     const ElfW(Shdr)* symsec = nullptr;
     for (uint64_t i = 0; i < shnum; i++)
       if (sh[i].sh_type == SHT_SYMTAB) symsec = &sh[i];

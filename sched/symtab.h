@@ -35,7 +35,8 @@
 // told apart from librt's code inside it, so none of it is kUser: such a
 // program is never preempted asynchronously (cooperative preemption still
 // works). Strip debug information only (strip -g / --strip-debug keeps
-// .symtab) if asynchronous preemption matters.
+// .symtab) if asynchronous preemption matters. Without /proc the
+// executable's symbols cannot be read, with the same result.
 //
 // Code the compiler inlines into a function of namespace rt counts as
 // librt's, even a user lambda's body inlined into an rt template that

@@ -47,7 +47,8 @@ void entersyscall() {
 void exitsyscall() {
   M* m = current_m();
   G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
-  if (!g || g->status.load(std::memory_order_relaxed) != kGSyscall) return;
+  // (A collector may hold the scan bit meanwhile: cas_status below waits.)
+  if (!g || (g->status.load(std::memory_order_relaxed) & ~kGScan) != kGSyscall) return;
   note_syscall_exit();
   P* oldp = m->oldp;
   m->oldp = nullptr;

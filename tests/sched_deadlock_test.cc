@@ -367,6 +367,28 @@ TEST_F(SchedDeath, GoodEnvIsHonoured) {
       testing::ExitedWithCode(0), "");
 }
 
+// GoroutineLocal outside a goroutine, and a 17th key: clear fatal errors.
+TEST_F(SchedDeath, GoroutineLocalOutsideGoroutineIsFatal) {
+  EXPECT_EXIT(
+      {
+        child_deadline(30);
+        static rt::GoroutineLocal<int> gl;
+        *gl = 1;
+        _exit(0);
+      },
+      testing::ExitedWithCode(2), "fatal error: GoroutineLocal used outside a goroutine");
+}
+
+TEST_F(SchedDeath, TooManyGoroutineLocalKeysIsFatal) {
+  EXPECT_EXIT(
+      {
+        child_deadline(30);
+        for (int i = 0; i < 17; i++) new rt::GoroutineLocal<int>();
+        _exit(0);
+      },
+      testing::ExitedWithCode(2), "fatal error: GoroutineLocal: more than 16 keys");
+}
+
 // --- dumps ------------------------------------------------------------------
 
 // A runtime fatal error (here: resume_g of a goroutine that was never

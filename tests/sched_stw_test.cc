@@ -224,7 +224,8 @@ TEST_F(SchedStw, RepeatedStopsUnderMixedLoad) {
     });
     // The main goroutine's own stop/start loop is the seventh participant.
     int frozen_violations = 0;
-    for (int i = 0; i < (SCHEDTEST_ASAN ? 50 : 200); i++) {
+    // (Each round waits behind the spinners' 10 ms slices to run again.)
+    for (int i = 0; i < (SCHEDTEST_ASAN ? 8 : 20); i++) {
       rt::sched::stop_the_world("stress");
       uint64_t a = activity.load();
       std::vector<uint64_t> s0 = sp.snapshot();
@@ -245,34 +246,71 @@ TEST_F(SchedStw, RepeatedStopsUnderMixedLoad) {
   });
 }
 
-// Two threads and a goroutine all trying to stop the world: one at a time.
+// Two threads and a goroutine all trying to stop the world: one at a time,
+// and no deadlock (a goroutine waiting for the stop lock must not keep its
+// P from the stopper that holds it). In a child with a 10 s alarm: the
+// failure mode is a hang.
 TEST_F(SchedStw, ConcurrentStoppersSerialize) {
-  ProcsGuard guard;
-  rt::gomaxprocs(2);
-  Spinners sp(2);
-  ASSERT_TRUE(eventually([&] { return sp.all_started(); }));
-  std::atomic<int> inside{0}, overlap{0};
-  auto stopper = [&](int rounds) {
-    for (int i = 0; i < rounds; i++) {
-      rt::sched::stop_the_world("concurrent");
-      if (inside.fetch_add(1) != 0) overlap++;
-      busy_wait_ms(1);
-      inside.fetch_sub(1);
-      rt::sched::start_the_world();
-    }
-  };
-  std::thread t1([&] { stopper(20); });
-  std::thread t2([&] { stopper(20); });
-  Join j(1);
-  rt::go([&] {
-    stopper(20);
-    j.done();
-  });
-  t1.join();
-  t2.join();
-  j.wait();
-  sp.finish();
-  EXPECT_EQ(overlap.load(), 0);
+  EXPECT_EXIT(child_run_for(10, "2", nullptr,
+                            [] {
+                              Spinners sp(2);
+                              while (!sp.all_started()) rt::sleep(1ms);
+                              std::atomic<int> inside{0}, overlap{0};
+                              auto stopper = [&](int rounds) {
+                                for (int i = 0; i < rounds; i++) {
+                                  rt::sched::stop_the_world("concurrent");
+                                  if (inside.fetch_add(1) != 0) overlap++;
+                                  busy_wait_ms(1);
+                                  inside.fetch_sub(1);
+                                  rt::sched::start_the_world();
+                                }
+                              };
+                              std::thread t1([&] { stopper(20); });
+                              std::thread t2([&] { stopper(20); });
+                              Join j(1);
+                              rt::go([&] {
+                                stopper(20);
+                                j.done();
+                              });
+                              // Joining threads blocks in the OS: in a scope, so
+                              // the stoppers can take our P meanwhile.
+                              rt::blocking([&] {
+                                t1.join();
+                                t2.join();
+                              });
+                              j.wait();
+                              sp.finish();
+                              return overlap.load() == 0 ? 0 : 1;
+                            }),
+              testing::ExitedWithCode(0), "");
+}
+
+// Two goroutines changing GOMAXPROCS at the same time (each stops the
+// world) while others run.
+TEST_F(SchedStw, ConcurrentGomaxprocsFromGoroutines) {
+  EXPECT_EXIT(child_run_for(10, "2", nullptr,
+                            [] {
+                              std::atomic<bool> stop{false};
+                              Join busy(2);
+                              for (int i = 0; i < 2; i++) {
+                                rt::go([&] {
+                                  while (!stop) rt::gosched();
+                                  busy.done();
+                                });
+                              }
+                              Join j(4);
+                              for (int k = 0; k < 4; k++) {
+                                rt::go([&, k] {
+                                  for (int i = 0; i < 300; i++) rt::gomaxprocs(2 + (i + k) % 3);
+                                  j.done();
+                                });
+                              }
+                              j.wait();
+                              stop = true;
+                              busy.wait();
+                              return 0;
+                            }),
+              testing::ExitedWithCode(0), "");
 }
 
 // --- suspend_g --------------------------------------------------------------
@@ -281,6 +319,11 @@ void expect_scan_range_in_stack(const rt::sched::Suspended& s) {
   uintptr_t lo = 0, hi = 0;
   rt::sched::g_stack_scan_range(s, &lo, &hi);
   EXPECT_EQ(hi, s.g->stack.hi);
+  if (s.g->ctx == nullptr) {
+    // A goroutine that never ran has no stack yet: nothing to scan.
+    EXPECT_EQ(lo, hi);
+    return;
+  }
   EXPECT_GE(lo, s.g->stack.lo);
   EXPECT_LT(lo, hi);
 }
@@ -309,10 +352,10 @@ TEST_F(SchedStw, SuspendParkedGoroutine) {
       rt::sched::semrelease(&gate);
       released = true;
     });
-    std::this_thread::sleep_for(20ms);
+    rt::sleep(20ms);
     EXPECT_FALSE(released.load()) << "goready went through a scan claim";
     rt::sched::resume_g(s);
-    t.join();
+    rt::blocking([&] { t.join(); });
     join.wait();
   });
 }
@@ -398,33 +441,42 @@ TEST_F(SchedStw, SuspendRunningFromPlainThread) {
   EXPECT_FALSE(wd.fired());
 }
 
+// A goroutine suspended (scan bit) while in a syscall scope, whose call
+// returns while it is still claimed: exitsyscall must wait for the claim,
+// not run on without a P. In a child: the failure is a fatal error.
 TEST_F(SchedStw, SuspendGoroutineInSyscall) {
-  in_rt([] {
-    std::atomic<G*> g{nullptr};
-    std::atomic<bool> in_call{false}, after{false};
-    Join join(1);
-    rt::go([&] {
-      g = rt::sched::getg();
-      rt::blocking([&] {
-        in_call = true;
-        struct timespec ts{0, 100'000'000};
-        nanosleep(&ts, nullptr);
-      });
-      after = true;
-      join.done();
-    });
-    ASSERT_TRUE(eventually([&] { return in_call.load(); }));
-    rt::sched::Suspended s = rt::sched::suspend_g(g.load());
-    EXPECT_EQ(s.status, rt::sched::kGSyscall);
-    EXPECT_FALSE(s.stopped);
-    expect_scan_range_in_stack(s);
-    // Its syscall ends while claimed: it must not run Go code until resumed.
-    rt::sleep(200ms);
-    EXPECT_FALSE(after.load()) << "a goroutine left its syscall scope while suspended";
-    rt::sched::resume_g(s);
-    join.wait();
-    EXPECT_TRUE(after.load());
-  });
+  EXPECT_EXIT(child_run_for(10, "2", nullptr,
+                            [] {
+                              std::atomic<G*> g{nullptr};
+                              std::atomic<bool> in_call{false}, after{false};
+                              Join join(1);
+                              rt::go([&] {
+                                g = rt::sched::getg();
+                                rt::blocking([&] {
+                                  in_call = true;
+                                  struct timespec ts{0, 100'000'000};
+                                  nanosleep(&ts, nullptr);
+                                });
+                                after = true;
+                                rt::gosched();
+                                join.done();
+                              });
+                              while (!in_call) rt::sleep(1ms);
+                              rt::sched::Suspended s = rt::sched::suspend_g(g.load());
+                              int bad = 0;
+                              if (s.status != rt::sched::kGSyscall || s.stopped) bad |= 1;
+                              uintptr_t lo = 0, hi = 0;
+                              rt::sched::g_stack_scan_range(s, &lo, &hi);
+                              if (lo < g.load()->stack.lo || lo >= hi) bad |= 2;
+                              rt::sleep(200ms);  // its nanosleep ends meanwhile
+                              if (after.load()) bad |= 4;  // ran while claimed
+                              rt::sched::resume_g(s);
+                              join.wait();
+                              if (!after.load()) bad |= 8;
+                              if (bad) fprintf(stderr, "bad=%d\n", bad);
+                              return bad;
+                            }),
+              testing::ExitedWithCode(0), "");
 }
 
 TEST_F(SchedStw, SuspendDeadGoroutine) {

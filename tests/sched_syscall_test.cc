@@ -97,7 +97,7 @@ TEST_F(SchedSyscall, BlockingReadDoesNotBlockOthers) {
       }
     });
     join.wait();
-    watchdog.join();
+    rt::blocking([&] { watchdog.join(); });
     EXPECT_FALSE(wd_wrote.load()) << "the counter goroutine never ran while read() blocked";
     EXPECT_GT(count.load(), 100u);
     EXPECT_GE(read_ns.load(), 150'000'000);

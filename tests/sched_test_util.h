@@ -64,9 +64,16 @@ class Join {
     if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) rt::sched::semrelease(&sem_);
   }
   void wait() { rt::sched::semacquire(&sem_); }
-  // Waits with a deadline (ns from now); false on time-out.
+  // Waits with a deadline (ns from now); false on time-out. On a plain
+  // thread it polls (so that it does not depend on the sema's timed thread
+  // wait, which has its own test).
   bool wait_for_ns(int64_t ns) {
-    return rt::sched::semacquire_until(&sem_, rt::sched::nanotime() + ns);
+    if (rt::goid() != 0) return rt::sched::semacquire_until(&sem_, rt::sched::nanotime() + ns);
+    int64_t end = rt::sched::nanotime() + ns;
+    while (left_.load() > 0 && rt::sched::nanotime() < end) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (left_.load() > 0) return false;
+    rt::sched::semacquire(&sem_);
+    return true;
   }
   int64_t left() const { return left_.load(); }
 
@@ -103,7 +110,7 @@ class Watchdog {
         }) {}
   ~Watchdog() {
     cancel_.store(true);
-    th_.join();
+    rt::blocking([this] { th_.join(); });  // a goroutine must not pin its P
   }
   bool fired() const { return fired_.load(); }
 
@@ -142,10 +149,11 @@ inline void child_deadline(unsigned seconds) { alarm(seconds); }
 // For death tests (the child of EXPECT_EXIT with death_test_style
 // "threadsafe", a fresh process): sets RT_MAXPROCS (unless null) and
 // RT_DEBUG (unset if null), runs main_fn under rt::run and exits with its
-// status. A child that hangs dies by SIGALRM after 30 s.
+// status. A child that hangs dies by SIGALRM after `seconds`.
 template <typename F>
-[[noreturn]] void child_run(const char* maxprocs, const char* debug, F main_fn) {
-  child_deadline(30);
+[[noreturn]] void child_run_for(unsigned seconds, const char* maxprocs, const char* debug,
+                                F main_fn) {
+  child_deadline(seconds);
   if (maxprocs) setenv("RT_MAXPROCS", maxprocs, 1);
   if (debug) setenv("RT_DEBUG", debug, 1);
   else unsetenv("RT_DEBUG");
@@ -153,6 +161,10 @@ template <typename F>
   fflush(stdout);
   fflush(stderr);
   _exit(rc);
+}
+template <typename F>
+[[noreturn]] void child_run(const char* maxprocs, const char* debug, F main_fn) {
+  child_run_for(30, maxprocs, debug, main_fn);
 }
 
 inline bool async_preemption_env_off() {
