@@ -278,7 +278,13 @@ G* getg();
 
 int64_t nanotime();
 
-// CAS a G's status, waiting out a scan claim.
-void cas_status(G* g, uint32_t from, uint32_t to);
+// CAS a G's status, waiting out a scan claim (the loop is out of line).
+void cas_status_slow(G* g, uint32_t from, uint32_t to);
+inline void cas_status(G* g, uint32_t from, uint32_t to) {
+  uint32_t cur = from;
+  if (__builtin_expect(g->status.compare_exchange_strong(cur, to, std::memory_order_acq_rel), 1))
+    return;
+  cas_status_slow(g, from, to);
+}
 
 }  // namespace rt::sched

@@ -86,8 +86,7 @@ void allg_add(G* g) {
     size_t cap = g_allg_cap ? g_allg_cap * 2 : 1024;
     G** n = new G*[cap];
     for (size_t i = 0; i < g_nallg; i++) n[i] = g_allg[i];
-    // The old array is leaked on purpose: for_each_g readers hold the lock,
-    // but async-signal-safe dumps may still walk it.
+    delete[] g_allg;  // readers (for_each_g) hold g_allg_lock
     g_allg = n;
     g_allg_cap = cap;
   }
@@ -112,7 +111,7 @@ int64_t nanotime() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-void cas_status(G* g, uint32_t from, uint32_t to) {
+void cas_status_slow(G* g, uint32_t from, uint32_t to) {
   for (int i = 0;; i++) {
     uint32_t cur = from;
     if (g->status.compare_exchange_weak(cur, to, std::memory_order_acq_rel)) return;
@@ -654,7 +653,7 @@ extern "C" void rt_async_preempt_park() {
   switch_to_g0(g, m);
 }
 
-void preempt_check() {
+void preempt_check_slow() {
   G* g = getg();
   if (g && g->preempt.load(std::memory_order_relaxed) && g->nopreempt == 0 &&
       rt::detail::held_runtime_locks() == 0) {
@@ -1029,7 +1028,7 @@ void schedinit() {
     LockGuard s(sched.lock);
     for (int i = n - 1; i >= 0; i--) pidleput(allp[i]);
   }
-  rt::alloc::g_alloc_safepoint = preempt_check;
+  rt::alloc::g_alloc_safepoint = preempt_check_slow;
   rt::detail::set_fatal_hook(dump_goroutines_after_fatal);
   install_signal_handlers();
   install_panic_handler();

@@ -26,8 +26,16 @@ void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
 void goready(G* g);
 // Yields the processor; the G goes to the global run queue.
 void gosched();
-// Checks the preemption flag at a safe point and yields if it is set.
-void preempt_check();
+// Checks the preemption flag at a safe point and yields if it is set. The
+// check is inline (one TLS load and two plain loads); the yield is not.
+void preempt_check_slow();
+inline void preempt_check() {
+  M* m = t_m;
+  if (!m) return;
+  G* g = m->curg.load(std::memory_order_relaxed);
+  if (__builtin_expect(g != nullptr && g->preempt.load(std::memory_order_relaxed), 0))
+    preempt_check_slow();
+}
 
 // Syscall scope (syscall.cc).
 void entersyscall();

@@ -543,6 +543,45 @@ TEST_F(SchedBasic, ShortSleepStormLosesNoWakeups) {
               testing::ExitedWithCode(0), "");
 }
 
+// Thousands of sleepers whose timers expire together, on two busy Ps: a
+// spinning M runs the other P's timers (readying the sleepers onto its own
+// run queue) and then steals from that P into the same queue. Nothing may
+// be lost or run twice. (In a child: the failure modes are "fatal error:
+// runq_put_slow: queue is not full", "cas_status: goroutine N in status 6,
+// want 1" - a dead goroutine found in a run queue - or a hang.)
+TEST_F(SchedBasic, TimersExpiringTogetherOnBusyProcs) {
+  EXPECT_EXIT(child_run_for(25, "2", nullptr,
+                            [] {
+                              const int64_t base = rt::num_goroutine();
+                              constexpr int kRounds = SCHEDTEST_ASAN ? 30 : 120, kN = 1500;
+                              for (int round = 0; round < kRounds; round++) {
+                                Join join(kN);
+                                int64_t deadline = now_ns() + 10'000'000;
+                                for (int i = 0; i < kN; i++) {
+                                  rt::go([&] {
+                                    rt::sleep(std::chrono::nanoseconds(deadline - now_ns()));
+                                    volatile int x = 0;
+                                    for (int k = 0; k < 2000; k++) x = x + k;
+                                    join.done();
+                                  });
+                                }
+                                if (!join.wait_for_ns(5'000'000'000)) {
+                                  fprintf(stderr, "round %d: %lld goroutines lost\n", round,
+                                          static_cast<long long>(join.left()));
+                                  return 1;
+                                }
+                              }
+                              if (!eventually([&] { return rt::num_goroutine() == base; })) {
+                                fprintf(stderr, "num_goroutine %lld, base %lld\n",
+                                        static_cast<long long>(rt::num_goroutine()),
+                                        static_cast<long long>(base));
+                                return 1;
+                              }
+                              return 0;
+                            }),
+              testing::ExitedWithCode(0), "");
+}
+
 TEST_F(SchedBasic, SleepZeroAndNegativeReturn) {
   in_rt([] {
     rt::sleep(0ns);

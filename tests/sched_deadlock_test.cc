@@ -184,12 +184,16 @@ TEST_F(SchedDeath, NoDetectionOutsideRun) {
 
 // --- stack overflow ---------------------------------------------------------
 
+// Unbounded on purpose: it must run into the guard page.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
 __attribute__((noinline)) int recurse(int depth) {
   volatile char pad[512];
   pad[0] = static_cast<char>(depth);
   int r = recurse(depth + 1);
   return r + pad[0];
 }
+#pragma GCC diagnostic pop
 
 TEST_F(SchedDeath, StackOverflowInGoroutine) {
   EXPECT_EXIT(child_run(nullptr, nullptr,

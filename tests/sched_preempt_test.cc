@@ -56,7 +56,9 @@ double worst_sleep_lateness_ms(int rounds) {
   return worst;
 }
 
-constexpr double kLateBoundMs = 100.0;
+// Under the sanitizers part of every loop runs in their runtimes, where the
+// handler refuses to preempt (sysmon retries a slice later): more slack.
+constexpr double kLateBoundMs = SCHEDTEST_ASAN ? 300.0 : 100.0;
 
 // Out-of-line pure loop (no calls).
 TEST_F(SchedPreempt, ComputeLoopDoesNotStarveSleeper) {

@@ -225,7 +225,7 @@ TEST_F(SchedStw, RepeatedStopsUnderMixedLoad) {
     // The main goroutine's own stop/start loop is the seventh participant.
     int frozen_violations = 0;
     // (Each round waits behind the spinners' 10 ms slices to run again.)
-    for (int i = 0; i < (SCHEDTEST_ASAN ? 8 : 20); i++) {
+    for (int i = 0; i < (SCHEDTEST_ASAN ? 6 : 12); i++) {
       rt::sched::stop_the_world("stress");
       uint64_t a = activity.load();
       std::vector<uint64_t> s0 = sp.snapshot();
@@ -407,7 +407,10 @@ TEST_F(SchedStw, SuspendRunningGoroutineStopsIt) {
     for (int round = 0; round < 5; round++) {
       rt::sched::Suspended s = rt::sched::suspend_g(g);
       ASSERT_FALSE(s.dead);
-      EXPECT_TRUE(s.stopped) << "round " << round;
+      // Running: stopped for us; or caught runnable (sysmon preempts the
+      // spinner every 10 ms, so it sometimes sits in a run queue).
+      EXPECT_TRUE(s.stopped || s.status == rt::sched::kGRunnable)
+          << "round " << round << " status " << s.status;
       EXPECT_EQ(g->status.load() & rt::sched::kGScan, rt::sched::kGScan);
       expect_scan_range_in_stack(s);
       uint64_t a = sp.counts[0].load();

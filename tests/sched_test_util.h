@@ -47,10 +47,24 @@ inline double ms_since(int64_t t0) { return static_cast<double>(now_ns() - t0) /
 inline int gettid_() { return static_cast<int>(syscall(SYS_gettid)); }
 
 // Runs fn as the main goroutine of rt::run (the runtime starts on first use
-// and then stays up for the rest of the process).
+// and then stays up for the rest of the process). rt::run returns as soon
+// as fn does, while its goroutine is still exiting; in_rt waits for that
+// exit, so the next test's goroutine counts start from a settled value.
 template <typename F>
 int in_rt(F&& fn) {
-  return rt::run(0, nullptr, std::forward<F>(fn));
+  std::atomic<rt::sched::G*> main_g{nullptr};
+  std::atomic<int64_t> main_id{0};
+  int rc = rt::run(0, nullptr, [&] {
+    main_g = rt::sched::getg();
+    main_id = rt::goid();
+    return fn();
+  });
+  rt::sched::G* g = main_g.load();
+  for (int i = 0; g && i < 100000; i++) {
+    if (g->id != main_id.load() || (g->status.load() & ~rt::sched::kGScan) == rt::sched::kGDead) break;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return rc;
 }
 
 // Join n goroutines: each calls done(); wait() returns when all have.
