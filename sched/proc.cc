@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <exception>
 #include <new>
@@ -645,12 +646,16 @@ void goyield() {
 }
 
 extern "C" void rt_async_preempt_park() {
+  // The interrupted code may be between a system call and its errno check;
+  // errno lives in the thread, and the goroutine may resume on another one.
+  int saved_errno = errno;
   M* m = current_m();
   G* g = m->curg.load(std::memory_order_relaxed);
   g->preempt.store(false, std::memory_order_relaxed);
   m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
                                                                : SwitchAction::kPreempt;
   switch_to_g0(g, m);
+  errno = saved_errno;
 }
 
 void preempt_check_slow() {
@@ -698,7 +703,14 @@ G* steal_work(P* p, bool* ran_timers) {
       P* victim = allp[(start + static_cast<uint32_t>(k)) % static_cast<uint32_t>(n)];
       if (victim == p) continue;
       if (victim->timer0_when.load(std::memory_order_relaxed) != 0) {
-        if (run_timers(victim, nanotime()) > 0) *ran_timers = true;
+        if (run_timers(victim, nanotime()) > 0) {
+          // The timers readied goroutines into our own queue: run those
+          // (as Go's stealWork does) rather than steal into a queue that
+          // is no longer empty.
+          *ran_timers = true;
+          bool inherit;
+          if (G* g = runq_get(p, &inherit)) return g;
+        }
       }
       G* first = nullptr;
       if (runq_steal(p, victim, last, &first) > 0 || first) return first;

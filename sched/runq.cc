@@ -109,6 +109,10 @@ uint32_t runq_steal(P* p, P* victim, bool steal_runnext, G** first) {
     uint32_t t = victim->runq_tail.load(std::memory_order_acquire);
     n = t - h;
     n = n - n / 2;
+    // Never more than our own queue can take (it is normally empty).
+    uint32_t room = kRunqSize - (p->runq_tail.load(std::memory_order_relaxed) -
+                                 p->runq_head.load(std::memory_order_acquire));
+    if (n > room + 1) n = room + 1;  // +1: the one we run at once
     if (n == 0) {
       if (steal_runnext) {
         G* next = victim->runnext.load(std::memory_order_acquire);
@@ -133,8 +137,7 @@ uint32_t runq_steal(P* p, P* victim, bool steal_runnext, G** first) {
                                                   std::memory_order_relaxed))
       break;
   }
-  // Run the last one; queue the rest locally. Our queue is empty (we only
-  // steal when it is), so they fit.
+  // Run the last one; queue the rest locally (n was capped to the room).
   *first = batch[n - 1];
   if (n > 1) {
     uint32_t t = p->runq_tail.load(std::memory_order_relaxed);

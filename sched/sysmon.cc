@@ -21,6 +21,7 @@ namespace {
 constexpr int64_t kMinDelayUs = 20;
 constexpr int64_t kMaxDelayUs = 10'000;
 constexpr int64_t kDeepSleepNs = 1'000'000'000;
+constexpr int64_t kPreemptRetryNs = 1'000'000;
 
 std::atomic<bool> g_main_running{false};
 std::atomic<uint32_t> g_sysmon_note{0};
@@ -73,8 +74,9 @@ uint32_t retake(int64_t now, int64_t* next_check) {
       }
       if (p->sysmon_schedwhen + kForcePreemptNs <= now) {
         preemptone(p);
-        // Ask again only after another full slice.
-        p->sysmon_schedwhen = now;
+        // The signal may land where preemption is unsafe (libc, a runtime
+        // lock): ask again in 1 ms, not after another full slice.
+        p->sysmon_schedwhen = now - kForcePreemptNs + kPreemptRetryNs;
       }
       int64_t due = p->sysmon_schedwhen + kForcePreemptNs;
       if (*next_check == 0 || due < *next_check) *next_check = due;
