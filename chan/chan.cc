@@ -155,11 +155,8 @@ bool chan_send(ChanCore* c, void* elem, bool block) {
     ready_sudog(r);
     return true;
   }
-  size_t q = c->qcount.load(std::memory_order_relaxed);
-  if (q < c->cap) {
-    c->ops->move_construct(c->slot_at(c->sendx), elem);
-    if (++c->sendx == c->cap) c->sendx = 0;
-    c->qcount.store(q + 1, std::memory_order_relaxed);
+  if (c->qcount.load(std::memory_order_relaxed) < c->cap) {
+    c->buf_put(elem);
     c->lock.unlock();
     return true;
   }
@@ -178,23 +175,6 @@ bool chan_send(ChanCore* c, void* elem, bool block) {
 
 // --- receive -------------------------------------------------------------------
 
-// Receives from a waiting sender s (lock held).
-static void recv_from_sender(ChanCore* c, Sudog* s, void* out) {
-  if (c->cap == 0) {
-    c->ops->move_construct(out, s->elem);
-  } else {
-    // The buffer is full: take its head, put the sender's value in its
-    // place (which becomes the tail).
-    void* head = c->slot_at(c->recvx);
-    c->ops->move_construct(out, head);
-    c->ops->destroy(head);
-    c->ops->move_construct(head, s->elem);
-    if (++c->recvx == c->cap) c->recvx = 0;
-    c->sendx = c->recvx;
-  }
-  s->success = true;
-}
-
 bool chan_recv(ChanCore* c, void* out, bool block, bool* received) {
   *received = false;
   if (!c) {
@@ -209,18 +189,14 @@ bool chan_recv(ChanCore* c, void* out, bool block, bool* received) {
     return true;
   }
   if (Sudog* s = c->sendq.dequeue()) {
-    recv_from_sender(c, s, out);
+    c->recv_from_sender(s, out);
     c->lock.unlock();
     ready_sudog(s);
     *received = true;
     return true;
   }
   if (q > 0) {
-    void* head = c->slot_at(c->recvx);
-    c->ops->move_construct(out, head);
-    c->ops->destroy(head);
-    if (++c->recvx == c->cap) c->recvx = 0;
-    c->qcount.store(q - 1, std::memory_order_relaxed);
+    c->buf_take(out);
     c->lock.unlock();
     *received = true;
     return true;

@@ -77,7 +77,43 @@ struct ChanCore {
   std::atomic<uint32_t> refs{1};
 
   void* slot_at(size_t i) { return buf + i * slot; }
+
+  // The steps send, receive and select share; all with the lock held.
+  // Appends *elem to the buffer (qcount < cap).
+  void buf_put(void* elem) {
+    size_t q = qcount.load(std::memory_order_relaxed);
+    ops->move_construct(slot_at(sendx), elem);
+    if (++sendx == cap) sendx = 0;
+    qcount.store(q + 1, std::memory_order_relaxed);
+  }
+  // Moves the buffer's head into uninitialized `out` (qcount > 0).
+  void buf_take(void* out) {
+    size_t q = qcount.load(std::memory_order_relaxed);
+    void* head = slot_at(recvx);
+    ops->move_construct(out, head);
+    ops->destroy(head);
+    if (++recvx == cap) recvx = 0;
+    qcount.store(q - 1, std::memory_order_relaxed);
+  }
+  // Receives from the waiting sender s into `out`: directly when
+  // unbuffered; else the buffer (full) gives its head and takes s's value
+  // in the freed slot, which becomes the tail.
+  void recv_from_sender(Sudog* s, void* out);
 };
+
+inline void ChanCore::recv_from_sender(Sudog* s, void* out) {
+  if (cap == 0) {
+    ops->move_construct(out, s->elem);
+  } else {
+    void* head = slot_at(recvx);
+    ops->move_construct(out, head);
+    ops->destroy(head);
+    ops->move_construct(head, s->elem);
+    if (++recvx == cap) recvx = 0;
+    sendx = recvx;
+  }
+  s->success = true;
+}
 
 // Makes a waiter runnable (goroutine) or wakes it (thread).
 void ready_sudog(Sudog* s);

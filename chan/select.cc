@@ -76,37 +76,21 @@ bool try_case(SelectCase& sc, LockSet& locks) {
       return true;
     }
     if (q < c->cap) {
-      c->ops->move_construct(c->slot_at(c->sendx), sc.elem);
-      if (++c->sendx == c->cap) c->sendx = 0;
-      c->qcount.store(q + 1, std::memory_order_relaxed);
+      c->buf_put(sc.elem);
       locks.unlock();
       return true;
     }
     return false;
   }
   if (Sudog* s = c->sendq.dequeue()) {
-    if (c->cap == 0) {
-      c->ops->move_construct(sc.elem, s->elem);
-    } else {
-      void* head = c->slot_at(c->recvx);
-      c->ops->move_construct(sc.elem, head);
-      c->ops->destroy(head);
-      c->ops->move_construct(head, s->elem);
-      if (++c->recvx == c->cap) c->recvx = 0;
-      c->sendx = c->recvx;
-    }
-    s->success = true;
+    c->recv_from_sender(s, sc.elem);
     sc.received = true;
     locks.unlock();
     ready_sudog(s);
     return true;
   }
   if (q > 0) {
-    void* head = c->slot_at(c->recvx);
-    c->ops->move_construct(sc.elem, head);
-    c->ops->destroy(head);
-    if (++c->recvx == c->cap) c->recvx = 0;
-    c->qcount.store(q - 1, std::memory_order_relaxed);
+    c->buf_take(sc.elem);
     sc.received = true;
     locks.unlock();
     return true;

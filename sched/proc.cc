@@ -106,74 +106,6 @@ G* getg() {
   return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
 }
 
-int64_t nanotime() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-void cas_status_slow(G* g, uint32_t from, uint32_t to) {
-  for (int i = 0;; i++) {
-    uint32_t cur = from;
-    if (g->status.compare_exchange_weak(cur, to, std::memory_order_acq_rel)) return;
-    if ((cur & ~kGScan) != from) {
-      FixedText t;
-      t << "cas_status: goroutine " << g->id << " in status " << uint64_t{cur} << ", want "
-        << uint64_t{from};
-      fatal(t);
-    }
-    // Someone holds the scan bit: wait for them.
-    if (i > 100) sched_yield();
-  }
-}
-
-bool notesleep(std::atomic<uint32_t>* note, int64_t until) {
-  while (note->load(std::memory_order_acquire) == 0) {
-    if (until == 0) {
-      rt::detail::futex_wait(note, 0);
-    } else {
-      int64_t left = until - nanotime();
-      if (left <= 0) return false;  // timed out; the note stays as it is
-      rt::detail::futex_wait_timeout(note, 0, left);
-    }
-  }
-  note->store(0, std::memory_order_relaxed);
-  return true;
-}
-
-void notewakeup(std::atomic<uint32_t>* note) {
-  note->store(1, std::memory_order_release);
-  rt::detail::futex_wake(note, 1);
-}
-
-const char* wait_reason_string(WaitReason r) {
-  switch (r) {
-    case WaitReason::kNone: return "";
-    case WaitReason::kChanReceiveNilChan: return "chan receive (nil chan)";
-    case WaitReason::kChanSendNilChan: return "chan send (nil chan)";
-    case WaitReason::kSelectNoCases: return "select (no cases)";
-    case WaitReason::kChanReceive: return "chan receive";
-    case WaitReason::kChanSend: return "chan send";
-    case WaitReason::kSelect: return "select";
-    case WaitReason::kSleep: return "sleep";
-    case WaitReason::kSemacquire: return "semacquire";
-    case WaitReason::kSyncMutexLock: return "sync.Mutex.Lock";
-    case WaitReason::kSyncRWMutexRLock: return "sync.RWMutex.RLock";
-    case WaitReason::kSyncRWMutexLock: return "sync.RWMutex.Lock";
-    case WaitReason::kSyncCondWait: return "sync.Cond.Wait";
-    case WaitReason::kSyncWaitGroupWait: return "sync.WaitGroup.Wait";
-    case WaitReason::kSyncOnce: return "sync.Once.Do";
-    case WaitReason::kPreempted: return "preempted";
-    case WaitReason::kGCWorkerIdle: return "GC worker (idle)";
-    case WaitReason::kGCAssistWait: return "GC assist wait";
-    case WaitReason::kFinalizerWait: return "finalizer wait";
-    case WaitReason::kForceGCIdle: return "force gc (idle)";
-    case WaitReason::kStopTheWorld: return "stop the world";
-    case WaitReason::kSyscallExit: return "syscall exit";
-  }
-  return "?";
-}
-
 bool started() { return g_started.load(std::memory_order_acquire); }
 
 // After "fatal error: ...", as Go does: every goroutine's trace.
@@ -225,8 +157,6 @@ M* mget() {
   }
   return m;
 }
-
-void checkdead();
 
 void mput(M* m) {
   m->schedlink = sched.midle;
@@ -403,35 +333,6 @@ void handoffp(P* p) {
   if (when != 0) wake_timer_waiter(when);
 }
 
-// ---------------------------------------------------------------------------
-// Deadlock detection (Sched::lock held), as Go's checkdead: when no M is
-// running goroutines, nobody is in a syscall, no timer is pending, yet user
-// goroutines exist, nothing can ever wake them.
-
-namespace {
-
-void checkdead() {
-  if (!started() || sched.gcwaiting.load(std::memory_order_relaxed)) return;
-  int32_t run = sched.mcount - sched.nmidle - sched.nmidlelocked;
-  if (run > 0) return;
-  if (g_msyscall.load(std::memory_order_relaxed) > 0) return;
-  if (g_user_gs.load(std::memory_order_relaxed) == 0) return;  // nothing waits
-  if (sched.runq_size.load(std::memory_order_relaxed) != 0) return;
-  for (int32_t i = 0; i < gomaxprocs_n.load(std::memory_order_relaxed); i++) {
-    if (allp[i]->timer0_when.load(std::memory_order_relaxed) != 0) return;
-    if (!runq_empty(allp[i])) return;
-  }
-  if (!deadlock_detection_enabled()) return;
-  FixedText t;
-  t << "all goroutines are asleep - deadlock!";
-  rt::detail::FixedText line;
-  line << "fatal error: " << t.view() << "\n\n";
-  line.write_to(2);
-  dump_goroutines();
-  _exit(2);
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Goroutine creation and exit
@@ -457,84 +358,6 @@ void g_entry(transfer_t t) {
   M* now = current_m();
   now->action = SwitchAction::kExit;
   exit_to_g0(g, now);
-}
-
-// Free Gs (without stacks: goexit0 gives the stack to its P's stack
-// cache), first on the P's own list, then on the global one.
-constexpr int32_t kPGFreeMax = 64;
-
-}  // namespace
-
-// Per-P stack cache: the stacks of goroutines that just ended on this P,
-// hot in its cache, for the next goroutines it starts.
-Stack stack_get(P* p) {
-  if (p && p->nstackcache > 0) return p->stackcache[--p->nstackcache];
-  return stack_alloc();
-}
-
-void stack_put(P* p, Stack s) {
-  if (s.empty()) return;
-  if (p && p->nstackcache < kPStackCache) {
-    p->stackcache[p->nstackcache++] = s;
-    return;
-  }
-  stack_free(s);
-}
-
-namespace {
-
-G* gfget(P* p) {
-  if (p && !p->gfree) {
-    // Refill half a list from the global one.
-    LockGuard lk(sched.lock);
-    while (p->ngfree < kPGFreeMax / 2 && sched.gfree) {
-      G* g = sched.gfree;
-      sched.gfree = g->schedlink;
-      sched.ngfree--;
-      g->schedlink = p->gfree;
-      p->gfree = g;
-      p->ngfree++;
-    }
-  }
-  if (p && p->gfree) {
-    G* g = p->gfree;
-    p->gfree = g->schedlink;
-    p->ngfree--;
-    g->schedlink = nullptr;
-    return g;
-  }
-  if (p) return nullptr;
-  LockGuard lk(sched.lock);
-  G* g = sched.gfree;
-  if (g) {
-    sched.gfree = g->schedlink;
-    g->schedlink = nullptr;
-    sched.ngfree--;
-  }
-  return g;
-}
-
-void gfput(P* p, G* g) {
-  if (!p) {
-    LockGuard lk(sched.lock);
-    g->schedlink = sched.gfree;
-    sched.gfree = g;
-    sched.ngfree++;
-    return;
-  }
-  g->schedlink = p->gfree;
-  p->gfree = g;
-  if (++p->ngfree < kPGFreeMax) return;
-  // Spill half to the global list.
-  LockGuard lk(sched.lock);
-  while (p->ngfree > kPGFreeMax / 2) {
-    G* x = p->gfree;
-    p->gfree = x->schedlink;
-    p->ngfree--;
-    x->schedlink = sched.gfree;
-    sched.gfree = x;
-    sched.ngfree++;
-  }
 }
 
 }  // namespace
@@ -1067,6 +890,8 @@ void wake_timer_waiter(int64_t when) {
   }
 }
 
+
+int32_t msyscall_count() { return g_msyscall.load(std::memory_order_relaxed); }
 
 void note_syscall_enter() { g_msyscall.fetch_add(1, std::memory_order_relaxed); }
 void note_syscall_exit() { g_msyscall.fetch_sub(1, std::memory_order_relaxed); }

@@ -68,12 +68,17 @@ void notewakeup(std::atomic<uint32_t>* note);
 // Changes GOMAXPROCS (stw.cc).
 void procresize(int32_t n);
 
-// Per-P stack cache (proc.cc).
+// Per-P stack caches and free G lists (gcache.cc).
 Stack stack_get(P* p);
 void stack_put(P* p, Stack s);
+G* gfget(P* p);
+void gfput(P* p, G* g);
 
 // Counts for num_goroutine and deadlock detection.
 int64_t user_goroutines();
+int32_t msyscall_count();  // Ms inside syscall scopes
+// Deadlock detection (deadlock.cc); Sched::lock held.
+void checkdead();
 
 // The current P of the calling M (nullptr if none).
 inline P* getp() {
