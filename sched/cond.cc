@@ -17,17 +17,15 @@
 // switched out, so a notifier that dequeues it can ready it at once); plain
 // threads sleep on a futex note.
 //
-// Memory orders: `wait` is incremented with a relaxed RMW (the ticket only
-// orders waiters, and it is taken under the user's lock); `notify` is
-// written under the list lock and read outside it only by the notifiers'
-// fast path, which compares it with `wait` to skip the lock when no ticket
-// is outstanding. That check may read stale values only in ways that are
-// harmless: a waiter whose ticket is not yet visible to a notifier took it
-// after the notifier's caller changed the condition (under the user's
-// lock, or else there is no ordering to respect anyway) and will see the
-// change. Both use acquire/release for the comparison so that a ticket
-// taken before a notify call in happens-before order is seen. Hand-over of
-// the user's data is by the user's lock, which the woken waiter re-takes.
+// Memory orders. notify_list_add's fetch_add is acq_rel and the notifiers'
+// fast path loads `wait` and `notify` with acquire: the usual caller takes
+// its ticket under the user's lock and the notifier changes the condition
+// under the same lock before notifying, so the lock orders the ticket
+// before the notifier's load of `wait`, which therefore sees it (a notifier
+// that does not hold the lock has no ordering to respect, as in Go).
+// `notify` and the waiter list change only under the list lock; `notify` is
+// stored with release for the fast path. The user's data is handed over by
+// the user's lock, which the woken waiter re-takes.
 #include <atomic>
 #include <cstdint>
 #include <new>

@@ -42,13 +42,11 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <new>
 #include <utility>
 #include <vector>
 
 #include "rt/sync.h"
-#include "runtime/fatal.h"
 #include "runtime/lock.h"
 #include "sched/gmp.h"
 #include "sched/proc.h"

@@ -388,13 +388,16 @@ G* newproc(Task fn, bool system) {
   // its P) the first time it runs, so a burst of goroutines that have not
   // started costs only their G structs.
   g->ctx = nullptr;
-  (system ? g_system_gs : g_user_gs).fetch_add(1, std::memory_order_relaxed);
   g->status.store(kGRunnable, std::memory_order_release);
   M* m = current_m();
+  // Count the goroutine only together with queueing it (under the lock on
+  // the global path): checkdead must never see it counted but unqueued.
   if (m && m->p && m->curg.load(std::memory_order_relaxed)) {
+    (system ? g_system_gs : g_user_gs).fetch_add(1, std::memory_order_relaxed);
     runq_put(m->p, g, true);
   } else {
     LockGuard lk(sched.lock);
+    (system ? g_system_gs : g_user_gs).fetch_add(1, std::memory_order_relaxed);
     globrunq_put(g);
   }
   wakep();
@@ -618,6 +621,20 @@ top:
     m->spinning = false;
     if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) - 1 < 0)
       fatal("find_runnable: negative nmspinning");
+    // The global queue too: a submitter without a P (a plain thread) that
+    // saw us spinning woke nobody.
+    {
+      sched.lock.lock();
+      P* np = sched.runq_size.load(std::memory_order_relaxed) > 0 ? pidleget() : nullptr;
+      sched.lock.unlock();
+      if (np) {
+        acquirep(np);
+        m->spinning = true;
+        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+        goto top;
+      }
+    }
+
     // Submitters check nmspinning after publishing work; we check the
     // queues after unpublishing ourselves (seq_cst on both sides).
     for (int32_t i = 0; i < procs; i++) {
@@ -872,23 +889,6 @@ void schedinit() {
   start_sysmon();
 }
 
-void wake_timer_waiter(int64_t when) {
-  M* w = nullptr;
-  bool none;
-  {
-    LockGuard lk(sched.lock);
-    none = sched.timer_waiter == nullptr;
-    if (!none && when < sched.timer_waiter->park_until) {
-      w = sched.timer_waiter;
-      sched.timer_waiter = nullptr;  // it re-registers with the new deadline
-    }
-  }
-  if (w) {
-    notewakeup(&w->park);
-  } else if (none) {
-    wakep();  // an idle M will find nothing to run and watch the timers
-  }
-}
 
 
 int32_t msyscall_count() { return g_msyscall.load(std::memory_order_relaxed); }

@@ -211,4 +211,24 @@ void sleep_ns(int64_t d) {
   while (t.running.load(std::memory_order_acquire) != 0) sched_yield();
 }
 
+// An earlier deadline appeared: wake the timer-watcher M if it sleeps
+// past it, or start an M to become the watcher if there is none.
+void wake_timer_waiter(int64_t when) {
+  M* w = nullptr;
+  bool none;
+  {
+    LockGuard lk(sched.lock);
+    none = sched.timer_waiter == nullptr;
+    if (!none && when < sched.timer_waiter->park_until) {
+      w = sched.timer_waiter;
+      sched.timer_waiter = nullptr;  // it re-registers with the new deadline
+    }
+  }
+  if (w) {
+    notewakeup(&w->park);
+  } else if (none) {
+    wakep();  // an idle M will find nothing to run and watch the timers
+  }
+}
+
 }  // namespace rt::sched

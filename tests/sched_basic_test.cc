@@ -653,6 +653,10 @@ TEST_F(SchedBasic, HundredThousandParkedGoroutines) {
         join.done();
       });
     }
+    // Wait on the cheap counter first: sema_waiters walks the whole waiter
+    // list under the bucket lock every goroutine needs to park.
+    EXPECT_TRUE(eventually([&] { return parked.load() == kN; }, 60s))
+        << "only " << parked.load() << " goroutines started";
     EXPECT_TRUE(eventually([&] { return rt::sched::sema_waiters(&gate) == kN; }, 30s))
         << "only " << rt::sched::sema_waiters(&gate) << " parked";
     EXPECT_EQ(rt::num_goroutine(), base + kN);

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <shared_mutex>
@@ -327,6 +329,20 @@ TEST_F(SyncDeathTest, RWMutexMisuseIsFatal) {
         rw.runlock();
       },
       testing::ExitedWithCode(2), "fatal error: sync: RUnlock of unlocked RWMutex");
+}
+
+// WaitGroup::go: an exception escaping the function ends the process like
+// a Go panic, and wait() does not return first (done() is not called).
+TEST_F(SyncDeathTest, WaitGroupGoExceptionIsAPanic) {
+  EXPECT_EXIT(run_go(0,
+                     [] {
+                       rt::WaitGroup wg;
+                       wg.go([] { throw std::runtime_error("boom"); });
+                       wg.wait();
+                       std::fprintf(stderr, "wait returned\n");
+                       std::_Exit(0);
+                     }),
+              testing::ExitedWithCode(2), "panic: boom");
 }
 
 // ---------------------------------------------------------------------------

@@ -132,8 +132,8 @@ class Locker {
         unlock_([](void* p) { static_cast<L*>(p)->unlock(); }) {}
 
   // From an object and the two operations on it.
-  Locker(void* obj, void (*lock)(void*), void (*unlock)(void*)) noexcept
-      : obj_(obj), lock_(lock), unlock_(unlock) {}
+  Locker(void* obj, void (*lock_fn)(void*), void (*unlock_fn)(void*)) noexcept
+      : obj_(obj), lock_(lock_fn), unlock_(unlock_fn) {}
 
   void lock() const { lock_(obj_); }
   void unlock() const { unlock_(obj_); }
@@ -278,7 +278,7 @@ class Once {
     Unlock unlock{m_};  // destroyed last: done is set before others get in
     if (done_.load(std::memory_order_relaxed) == 0) {
       SetDone set{done_};
-      std::forward<F>(fn)();
+      rt_sync_user::call(fn);
     }
   }
 
