@@ -31,131 +31,16 @@
 #include "rt/panic.h"
 #include "rt/sched.h"
 #include "rt/sync.h"
+#include "tests/goroutine_fixture.h"
 
 namespace {
 
+using namespace gotest;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-int64_t ns_since(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-}
-
-// Test bodies run on one long-lived main goroutine: the first call starts
-// rt::run on a helper thread, whose main goroutine then runs one body after
-// another. Starting a fresh rt::run per test races with the deadlock
-// detector: newproc (sched/proc.cc) counts a goroutine created on a plain
-// thread as a user goroutine before it queues it, and an M going idle at
-// that moment (the previous run's) sees one user goroutine and no work and
-// reports "all goroutines are asleep - deadlock!". Between bodies the main
-// goroutine waits in a syscall scope, so the detector stays quiet; during a
-// body it is fully on.
-class BodyRunner {
- public:
-  static BodyRunner& get() {
-    static BodyRunner* r = new BodyRunner();  // never destroyed: its thread runs until exit
-    return *r;
-  }
-
-  void run(const std::function<void()>& body) {
-    std::unique_lock<std::mutex> l(mu_);
-    job_ = &body;
-    done_ = false;
-    cv_.notify_all();
-    cv_.wait(l, [this] { return done_; });
-  }
-
- private:
-  BodyRunner() {
-    std::thread([this] {
-      rt::run(0, nullptr, [this] {
-        for (;;) {
-          const std::function<void()>* job = rt::blocking([this] {
-            std::unique_lock<std::mutex> l(mu_);
-            cv_.wait(l, [this] { return job_ != nullptr; });
-            return job_;
-          });
-          (*job)();
-          rt::blocking([this] {
-            std::lock_guard<std::mutex> l(mu_);
-            job_ = nullptr;
-            done_ = true;
-            cv_.notify_all();
-          });
-        }
-      });
-    }).detach();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
-  bool done_ = false;
-};
-
-// Runs body as the main goroutine; procs > 0 sets GOMAXPROCS for its
-// duration.
-template <typename F>
-void run_go(int procs, F&& body) {
-  BodyRunner::get().run([&] {
-    int old = procs > 0 ? rt::gomaxprocs(procs) : 0;
-    struct Restore {
-      int old;
-      ~Restore() {
-        if (old > 0) rt::gomaxprocs(old);
-      }
-    } restore{old};
-    body();
-  });
-}
-
-// Joins plain threads from a goroutine. The join blocks the thread, so it
-// goes in a syscall scope: the P keeps running other goroutines, and the
-// deadlock detector knows somebody may still wake the parked ones (a
-// goroutine parked on a primitive that only a plain thread will release
-// looks like a deadlock to it otherwise, as it would to Go's checkdead).
-void join_all(std::vector<std::thread>& ts) {
-  rt::blocking([&] {
-    for (auto& t : ts) t.join();
-  });
-  ts.clear();
-}
-
-// A busy loop of roughly `iters` nanoseconds of pure computation (no calls,
-// so the goroutine can only be preempted asynchronously).
-void burn(int iters) {
-  volatile uint64_t x = 0;
-  for (int i = 0; i < iters; i++) x = x + 1;
-}
-
-// Checks the waits (ns) of the rounds of a fairness test: most rounds
-// within 100 ms, none beyond 5 s. With two or more Ps the lock holder runs
-// on its own P and a Mutex waiter gets the lock about 1 ms after it starts
-// waiting (starvation mode); with one P the waiter runs only when the
-// holder, which never blocks, is preempted (every 10 ms). Single rounds may
-// still take longer on a loaded machine: an M thread that is runnable but
-// gets no CPU from the OS (seen on a 2-core host at load average 5 to 11:
-// state R, no CPU time for 60-300 ms) stalls whatever goroutine it runs.
-// Starvation by the holder would make every round long.
-void check_fair_waits(const std::vector<int64_t>& waits, const char* who) {
-  int slow = 0;
-  for (int64_t w : waits) {
-    if (w > 100'000'000) slow++;
-    EXPECT_LT(w, 5'000'000'000) << who << " waited " << w << " ns";
-  }
-  EXPECT_LE(slow, 2) << who << ": " << slow << " of " << waits.size()
-                     << " rounds waited more than 100 ms";
-}
-
-class SyncTest : public testing::TestWithParam<int> {
- protected:
-  int procs() const { return GetParam(); }
-};
-
-INSTANTIATE_TEST_SUITE_P(Procs, SyncTest, testing::Values(0, 1),
-                         [](const testing::TestParamInfo<int>& i) {
-                           return i.param == 0 ? std::string("Default") : std::string("One");
-                         });
+class SyncTest : public ProcsTest {};
+GOTEST_PROCS_SUITE(SyncTest);
 
 // ---------------------------------------------------------------------------
 // Mutex
