@@ -811,7 +811,9 @@ void execute(G* g, bool inherit_time) {
       }
       case SwitchAction::kYieldLocal:
         cas_status(g, kGRunning, kGRunnable);
-        runq_put(p, g, false);
+        // m->p, not p: the G may have changed GOMAXPROCS while it ran, and
+        // procresize may have given this M another P (p destroyed).
+        runq_put(m->p, g, false);
         return;
       case SwitchAction::kPreemptStop:
         g->preempt_stop.store(false, std::memory_order_relaxed);

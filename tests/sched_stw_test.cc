@@ -360,6 +360,37 @@ TEST_F(SchedStw, SuspendParkedGoroutine) {
   });
 }
 
+// A goroutine that shrinks GOMAXPROCS may end up on another P (procresize
+// hands its M P0 when its own P goes away). Its next local yield must queue
+// it on the P it now holds: queueing it on the P it started the time slice
+// on (destroyed) lost the goroutine. Each round first moves to P1 (the P
+// that goes away), sleeping until a timer wakes it there.
+TEST_F(SchedStw, LocalYieldAfterShrinkingGomaxprocs) {
+  in_rt([] {
+    ProcsGuard guard;
+    int on_p1 = 0;
+    for (int round = 0; round < 20; round++) {
+      rt::gomaxprocs(2);
+      for (int i = 0; i < 200 && rt::sched::current_m()->p->id != 1; i++) {
+        rt::go([] { rt::sched::goyield(); });  // keeps P0 busy for a moment
+        rt::sleep(50us);
+      }
+      if (rt::sched::current_m()->p->id == 1) on_p1++;
+      rt::gomaxprocs(1);
+      std::atomic<bool> stop{false};
+      Join join(1);
+      rt::go([&] {
+        while (!stop.load()) rt::sched::goyield();
+        join.done();
+      });
+      for (int i = 0; i < 10; i++) rt::sched::goyield();
+      stop = true;
+      join.wait();
+    }
+    EXPECT_GT(on_p1, 0) << "never ran on P1: the test did not exercise the case";
+  });
+}
+
 TEST_F(SchedStw, SuspendRunnableGoroutine) {
   in_rt([] {
     ProcsGuard guard;

@@ -49,5 +49,3 @@ void BM_MimallocFree(benchmark::State& state) {
 BENCHMARK(BM_MimallocFree)->Arg(16)->Arg(56)->Arg(72)->Arg(512)->Arg(4096);
 
 }  // namespace
-
-BENCHMARK_MAIN();
