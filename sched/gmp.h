@@ -188,7 +188,7 @@ struct alignas(64) P {
   std::atomic<uint32_t> status{kPIdle};
   uint32_t schedtick = 0;  // every schedule() on this P; owner only
   std::atomic<uint32_t> schedtick_pub{0};  // schedtick, published for sysmon
-  // nanotime() when the current time slice began (set with schedtick_pub),
+  // cputicks() when the current time slice began (set with schedtick_pub),
   // so sysmon preempts at 10 ms of the slice, not of its own observation.
   std::atomic<int64_t> schedwhen{0};
   std::atomic<uint32_t> syscalltick{0};    // every syscall entry
@@ -277,6 +277,19 @@ M* current_m();
 G* getg();
 
 int64_t nanotime();
+
+// A cheap clock for stamping time slices (execute runs on every switch):
+// the TSC where it is invariant (constant rate, synchronised across CPUs),
+// else nanotime(). Only differences of cputicks() readings mean anything;
+// sysmon converts them to nanoseconds (sysmon.cc, TickRate). Reading the
+// TSC costs about a third of clock_gettime on a kvm-clock guest.
+extern bool g_tsc_invariant;  // set once in schedinit, before any M runs
+inline int64_t cputicks() {
+#if defined(__x86_64__)
+  if (__builtin_expect(g_tsc_invariant, 1)) return static_cast<int64_t>(__builtin_ia32_rdtsc());
+#endif
+  return nanotime();
+}
 
 // CAS a G's status, waiting out a scan claim (the loop is out of line).
 void cas_status_slow(G* g, uint32_t from, uint32_t to);

@@ -2,6 +2,9 @@
 // wake-ups an M or thread sleeps on), the status CAS that honours scan
 // claims, and wait-reason names.
 #include <sched.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <time.h>
 
 #include "runtime/fatal.h"
@@ -12,6 +15,20 @@ namespace rt::sched {
 
 using rt::detail::fatal;
 using rt::detail::FixedText;
+
+bool g_tsc_invariant = false;
+
+bool tsc_is_invariant() {
+#if defined(__x86_64__)
+  // CPUID leaf 0x80000007, EDX bit 8: the TSC runs at a constant rate in
+  // every power state (Linux's constant_tsc + nonstop_tsc).
+  unsigned a, b, c, d;
+  if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000007 &&
+      __get_cpuid(0x80000007, &a, &b, &c, &d))
+    return (d >> 8) & 1;
+#endif
+  return false;
+}
 
 int64_t nanotime() {
   struct timespec ts;

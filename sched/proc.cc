@@ -362,6 +362,12 @@ void g_entry(transfer_t t) {
 
 }  // namespace
 
+void prepare_first_run(P* p, G* g) {
+  g->stack = stack_get(p);
+  g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
+                                                 g->stack.size(), g_entry);
+}
+
 G* newproc(Task fn, bool system) {
   schedinit();
   M* cm = current_m();
@@ -424,77 +430,6 @@ void goexit0(G* g) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------
-// Parking and readying
-
-void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
-  M* m = current_m();
-  G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
-  if (!g) fatal("gopark: not on a goroutine");
-  g->wait_reason = reason;
-  m->unlockf = unlockf;
-  m->unlock_arg = arg;
-  m->action = SwitchAction::kPark;
-  switch_to_g0(g, m);
-}
-
-void goready(G* g) {
-  cas_status(g, kGWaiting, kGRunnable);
-  g->wait_reason = WaitReason::kNone;
-  M* m = current_m();
-  if (m && m->p) {
-    runq_put(m->p, g, true);
-  } else {
-    LockGuard lk(sched.lock);
-    globrunq_put(g);
-  }
-  wakep();
-}
-
-void gosched() {
-  M* m = current_m();
-  G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
-  if (!g) {
-    sched_yield();
-    return;
-  }
-  m->action = SwitchAction::kYield;
-  switch_to_g0(g, m);
-}
-
-void goyield() {
-  M* m = current_m();
-  G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
-  if (!g) return;
-  m->action = SwitchAction::kYieldLocal;
-  switch_to_g0(g, m);
-}
-
-extern "C" void rt_async_preempt_park() {
-  // The interrupted code may be between a system call and its errno check;
-  // errno lives in the thread, and the goroutine may resume on another one.
-  int saved_errno = errno;
-  M* m = current_m();
-  G* g = m->curg.load(std::memory_order_relaxed);
-  g->preempt.store(false, std::memory_order_relaxed);
-  m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
-                                                               : SwitchAction::kPreempt;
-  switch_to_g0(g, m);
-  errno = saved_errno;
-}
-
-void preempt_check_slow() {
-  G* g = getg();
-  if (g && g->preempt.load(std::memory_order_relaxed) && g->nopreempt == 0 &&
-      rt::detail::held_runtime_locks() == 0) {
-    M* m = g->m;
-    g->preempt.store(false, std::memory_order_relaxed);
-    m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
-                                                                 : SwitchAction::kPreempt;
-    switch_to_g0(g, m);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // The scheduler loop (on g0)
@@ -769,16 +704,13 @@ void execute(G* g, bool inherit_time) {
     cas_status(g, kGRunnable, kGRunning);
     if (!inherit_time) {
       p->schedtick++;
-      p->schedwhen.store(nanotime(), std::memory_order_relaxed);
+      p->schedwhen.store(cputicks(), std::memory_order_relaxed);
       p->schedtick_pub.store(p->schedtick, std::memory_order_release);
     }
-    if (!g->ctx) {
-      // First run: a stack and a fresh fiber context on it.
-      g->stack = stack_get(p);
-      g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
-                                                     g->stack.size(), g_entry);
-    }
-    switch_to_g(m, g);
+    if (!g->ctx) prepare_first_run(p, g);
+    // The G that switches back may not be g: g may have parked straight
+    // into another G (park.cc), which then ran on this M in its place.
+    g = switch_to_g(m, g);
     // Back on g0 (g0 never migrates: m is still this thread's M).
     SwitchAction a = m->action;
     m->action = SwitchAction::kNone;
@@ -882,6 +814,7 @@ void schedinit() {
     LockGuard s(sched.lock);
     for (int i = n - 1; i >= 0; i--) pidleput(allp[i]);
   }
+  g_tsc_invariant = tsc_is_invariant();
   rt::alloc::g_alloc_safepoint = preempt_check_slow;
   rt::detail::set_fatal_hook(dump_goroutines_after_fatal);
   install_signal_handlers();

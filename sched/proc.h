@@ -24,6 +24,9 @@ void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
 // Makes a parked G runnable. Callable from goroutines, from g0 and from
 // threads that are not Ms.
 void goready(G* g);
+// Gives g, about to run for the first time, a stack and a fiber context
+// that starts in its task (proc.cc).
+void prepare_first_run(P* p, G* g);
 // Yields the processor; the G goes to the global run queue.
 void gosched();
 // Checks the preemption flag at a safe point and yields if it is set. The
@@ -62,6 +65,7 @@ void acquirep(P* p);
 P* releasep();
 // Sleeps until notewakeup (returns true, consuming the wake-up) or until
 // the nanotime deadline until_ns passes (returns false; 0 = no deadline).
+bool tsc_is_invariant();  // note.cc
 bool notesleep(std::atomic<uint32_t>* note, int64_t until_ns = 0);
 void notewakeup(std::atomic<uint32_t>* note);
 

@@ -75,9 +75,36 @@ inline void* switch_to_g0(G* g, M* m) {
   __builtin_unreachable();
 }
 
-// g0 -> G. Returns when the G switches back; sets g->ctx to its new
-// context.
-inline void switch_to_g(M* m, G* g) {
+// G -> next G, skipping g0 (park.cc). Like switch_to_g0 for g, but jumps
+// into next's context and runs ontop(transfer_t{g's context, arg}) on next's
+// stack first; ontop finishes parking g and returns {the M's g0 context, the
+// M}, which next's resume path (here, switch_to_g0 or g_entry) takes as if
+// g0 had resumed it. The caller has made next the M's current G.
+inline void switch_g_to_g(G* g, M* m, G* next, void* arg,
+                          transfer_t (*ontop)(transfer_t)) {
+  (void)g;  // used by the sanitizer annotations only
+  EhGlobals* eh = static_cast<EhGlobals*>(m->eh_globals);
+  EhGlobals saved = *eh;
+  *eh = EhGlobals{};
+#if defined(RT_ASAN)
+  __sanitizer_start_switch_fiber(&g->asan_fake_stack, reinterpret_cast<const void*>(next->stack.lo),
+                                 next->stack.size());
+#endif
+#if defined(RT_TSAN)
+  __tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+  transfer_t t = boost::context::detail::ontop_fcontext(next->ctx, arg, ontop);
+  M* now = current_m();
+  now->g0ctx = t.fctx;
+#if defined(RT_ASAN)
+  __sanitizer_finish_switch_fiber(g->asan_fake_stack, nullptr, nullptr);
+#endif
+  *static_cast<EhGlobals*>(now->eh_globals) = saved;
+}
+
+// g0 -> G. Returns when a G switches back - g, or another G that g switched
+// to directly - and returns that G, with its ctx set to its new context.
+inline G* switch_to_g(M* m, G* g) {
 #if defined(RT_ASAN)
   void* g0_fake = nullptr;
   __sanitizer_start_switch_fiber(&g0_fake, reinterpret_cast<const void*>(g->stack.lo),
@@ -87,10 +114,12 @@ inline void switch_to_g(M* m, G* g) {
   __tsan_switch_to_fiber(g->tsan_fiber, 0);
 #endif
   transfer_t t = boost::context::detail::jump_fcontext(g->ctx, m);
-  g->ctx = t.fctx;
+  G* back = static_cast<G*>(t.data);  // switch_to_g0 and exit_to_g0 pass their G
+  back->ctx = t.fctx;
 #if defined(RT_ASAN)
   __sanitizer_finish_switch_fiber(g0_fake, nullptr, nullptr);
 #endif
+  return back;
 }
 
 }  // namespace rt::sched
