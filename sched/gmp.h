@@ -219,6 +219,7 @@ struct alignas(64) P {
   // sysmon's view (sysmon thread only).
   uint32_t sysmon_schedtick = 0;
   int64_t sysmon_schedwhen = 0;
+  int64_t sysmon_retry_at = 0;  // no new preemption request before this
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -22,10 +23,16 @@ constexpr int64_t kMinDelayUs = 20;
 constexpr int64_t kMaxDelayUs = 10'000;
 constexpr int64_t kDeepSleepNs = 1'000'000'000;
 constexpr int64_t kPreemptRetryNs = 1'000'000;
+// The shortest slice a G gets before a timer due on its P preempts it.
+constexpr int64_t kTimerSliceMinNs = 1'000'000;
 
 std::atomic<bool> g_main_running{false};
 std::atomic<uint32_t> g_sysmon_note{0};
 std::atomic<bool> g_sysmon_sleeping{false};
+// When sysmon's current timed sleep ends (nanotime), 0 while it is awake or
+// in a deep sleep. A timer due earlier on a running P wakes it
+// (sysmon_timer_added): that P's G may need cutting short for it.
+std::atomic<int64_t> g_sysmon_until{0};
 std::atomic<void (*)(int64_t)> g_hooks[8];
 std::atomic<int> g_nhooks{0};
 std::atomic<uint64_t> g_rounds{0}, g_preempts{0}, g_retakes{0};
@@ -102,16 +109,28 @@ uint32_t retake(int64_t now, int64_t* next_check) {
       if (p->sysmon_schedtick != t) {
         // A new slice: it began when the scheduler says, not when we saw it.
         p->sysmon_schedtick = t;
+        p->sysmon_retry_at = 0;
         p->sysmon_schedwhen =
             g_tick_rate.to_nanotime(p->schedwhen.load(std::memory_order_relaxed), now, now_ticks);
       }
-      if (p->sysmon_schedwhen + kForcePreemptNs <= now) {
+      int64_t due = p->sysmon_schedwhen + kForcePreemptNs;
+      // A timer due on this P waits for the running G (only this P's
+      // scheduler runs this P's timers): cut the slice short once it has
+      // run kTimerSliceMinNs, rather than leave the timer's goroutine late
+      // by up to a whole slice as Go does.
+      int64_t tw = p->timer0_when.load(std::memory_order_relaxed);
+      if (tw != 0) {
+        int64_t tdue = std::max(tw, p->sysmon_schedwhen + kTimerSliceMinNs);
+        if (tdue < due) due = tdue;
+      }
+      if (due < p->sysmon_retry_at) due = p->sysmon_retry_at;
+      if (due <= now) {
         preemptone(p);
         // The signal may land where preemption is unsafe (libc, a runtime
         // lock): ask again in 1 ms, not after another full slice.
-        p->sysmon_schedwhen = now - kForcePreemptNs + kPreemptRetryNs;
+        p->sysmon_retry_at = now + kPreemptRetryNs;
+        due = p->sysmon_retry_at;
       }
-      int64_t due = p->sysmon_schedwhen + kForcePreemptNs;
       if (*next_check == 0 || due < *next_check) *next_check = due;
     }
     if (syscall_retake) {
@@ -145,6 +164,40 @@ void schedtrace(int64_t now, int64_t start) {
   t.write_to(2);
 }
 
+// The earliest timer deadline on a P that is running a G (0 = none).
+int64_t earliest_running_timer() {
+  int64_t earliest = 0;
+  int32_t procs = gomaxprocs_n.load(std::memory_order_relaxed);
+  for (int32_t i = 0; i < procs; i++) {
+    P* p = allp[i];
+    if (p->status.load(std::memory_order_relaxed) != kPRunning) continue;
+    int64_t w = p->timer0_when.load(std::memory_order_relaxed);
+    if (w != 0 && (earliest == 0 || w < earliest)) earliest = w;
+  }
+  return earliest;
+}
+
+// Sleeps sleep_us, or until sysmon_timer_added sees an earlier deadline.
+// Dekker-style with sysmon_timer_added: sysmon publishes its wake time and
+// then reads the Ps' earliest timers; the adder publishes its timer and then
+// reads the wake time (a seq_cst fence on each side between the store and
+// the load). Either sysmon sees the new timer and shortens its sleep, or
+// the adder sees the long sleep and wakes it.
+void timed_sleep(int64_t sleep_us) {
+  int64_t until = nanotime() + sleep_us * 1000;
+  g_sysmon_until.store(until, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  int64_t t = earliest_running_timer();
+  if (t != 0 && t < until) {
+    // Cut the slice at the timer, but not sooner than the minimum slice;
+    // retake() works out which; a short sleep is enough to get there.
+    until = std::max(t, nanotime() + kMinDelayUs * 1000);
+    g_sysmon_until.store(until, std::memory_order_relaxed);
+  }
+  notesleep(&g_sysmon_note, until);
+  g_sysmon_until.store(0, std::memory_order_relaxed);
+}
+
 void* sysmon_main(void*) {
   pthread_setname_np(pthread_self(), "rt-sysmon");
   int64_t delay = kMinDelayUs;  // the backed-off tick
@@ -161,7 +214,7 @@ void* sysmon_main(void*) {
       delay = delay * 2 > kMaxDelayUs ? kMaxDelayUs : delay * 2;
     }
     if (sleep_us > delay) sleep_us = delay;
-    usleep(static_cast<useconds_t>(sleep_us));
+    timed_sleep(sleep_us);
     sleep_us = delay;
     int64_t now = nanotime();
     if (all_idle() && trace_every == 0) {
@@ -216,6 +269,12 @@ void start_sysmon() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
   if (rc != 0) rt::detail::fatal("cannot start sysmon thread");
+}
+
+void sysmon_timer_added(int64_t when) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  int64_t until = g_sysmon_until.load(std::memory_order_relaxed);
+  if (until != 0 && when < until) notewakeup(&g_sysmon_note);
 }
 
 void sysmon_wake() {

@@ -6,7 +6,8 @@
 //   - retakes Ps whose goroutine stayed in a syscall scope for a tick
 //     (>= 20 us) and hands them to other Ms;
 //   - asks goroutines that ran for 10 ms without a scheduling event to yield
-//     (cooperative flag, then SIGURG);
+//     (cooperative flag, then SIGURG), and sooner (after 1 ms of their
+//     slice) when a timer is due on their P, which only that P runs;
 //   - runs the registered periodic hooks (forced GC, scavenger) and prints
 //     schedtrace lines when RT_DEBUG=schedtrace=MS asks for them.
 #pragma once
@@ -20,6 +21,9 @@ inline constexpr int64_t kForcePreemptNs = 10'000'000;  // 10 ms slice
 void start_sysmon();
 // Wakes sysmon from a deep sleep (a P became busy).
 void sysmon_wake();
+// A timer was added or moved earlier, due at `when`: wakes sysmon if it
+// sleeps past it (a G running on the timer's P may need preempting).
+void sysmon_timer_added(int64_t when);
 
 // A hook sysmon calls every round with the current nanotime (e.g. the
 // collector's forced-GC check). Register before the runtime starts or at any

@@ -8,6 +8,7 @@
 
 #include "runtime/fatal.h"
 #include "sched/proc.h"
+#include "sched/sysmon.h"
 
 namespace rt::sched {
 
@@ -214,6 +215,7 @@ void sleep_ns(int64_t d) {
 // An earlier deadline appeared: wake the timer-watcher M if it sleeps
 // past it, or start an M to become the watcher if there is none.
 void wake_timer_waiter(int64_t when) {
+  sysmon_timer_added(when);
   M* w = nullptr;
   bool none;
   {

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -82,6 +83,37 @@ TEST_F(SchedPreempt, ComputeLoopDoesNotStarveSleeper) {
     EXPECT_FALSE(wd.fired()) << "the sleeper only woke when the watchdog stopped the loop";
     EXPECT_LT(worst, kLateBoundMs) << "1 ms sleep woke " << worst << " ms late under a compute loop";
     EXPECT_GT(count.load(), 0u);
+  });
+}
+
+// A timer due on a P whose G computes does not wait for the slice's end
+// (10 ms): sysmon cuts the slice short once it has run 1 ms. The sleeper
+// sleeps 3 ms with the spinner's slice starting as it parks, so waiting for
+// the slice would make it about 7 ms late every time; the median must be
+// far below that (a loaded host delays single wake-ups, not the median).
+TEST_F(SchedPreempt, DueTimerCutsComputeSliceShort) {
+  in_rt([] {
+    ProcsGuard guard;
+    rt::gomaxprocs(1);
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> count{0};
+    Join join(1);
+    rt::go([&] {
+      schedtest_spin(&count, &stop);
+      join.done();
+    });
+    Watchdog wd(&stop, 5000ms);
+    std::vector<double> lates;
+    for (int i = 0; i < 15; i++) {
+      int64_t t0 = now_ns();
+      rt::sleep(3ms);
+      lates.push_back(ms_since(t0) - 3.0);
+    }
+    stop = true;
+    join.wait();
+    std::sort(lates.begin(), lates.end());
+    EXPECT_FALSE(wd.fired());
+    EXPECT_LT(lates[lates.size() / 2], 5.0) << "median lateness of a 3 ms sleep under a compute loop";
   });
 }
 
