@@ -23,55 +23,91 @@ using rt::detail::LockGuard;
 
 namespace {
 
-// What park_ontop needs, in the parking G's frame. park_ontop copies it
-// before running unlockf: once unlockf has published the G as waiting,
-// another M may resume it and this frame is live again.
-struct DirectPark {
+// What a G that switches out directly still has to do once its context is
+// saved: the step g0 would run for it (execute's actions of the same name).
+enum class Then : uint8_t { kPark, kYieldGlobal, kYieldLocal };
+
+// What finish_switch_out needs, in the switching G's frame. It is copied
+// before anything publishes the G: once it is waiting or queued, another M
+// may resume it and this frame is live again.
+struct DirectSwitch {
   G* g;
   M* m;
+  Then then;
   bool (*unlockf)(G*, void*);
   void* arg;
 };
 
 // Runs on next's stack, before next resumes: g's context is saved, so g can
-// now be published as waiting - exactly the g0 path's kPark step.
-transfer_t park_ontop(transfer_t t) {
-  DirectPark d = *static_cast<DirectPark*>(t.data);
+// now be published - as waiting (then unlockf), or queued as runnable.
+transfer_t finish_switch_out(transfer_t t) {
+  DirectSwitch d = *static_cast<DirectSwitch*>(t.data);
   d.g->ctx = t.fctx;
-  cas_status(d.g, kGRunning, kGWaiting);
-  if (d.unlockf && !d.unlockf(d.g, d.arg)) {
-    // The wait condition no longer holds: g is runnable again, next in line
-    // (runnext is free: next came from it).
-    cas_status(d.g, kGWaiting, kGRunnable);
-    d.g->wait_reason = WaitReason::kNone;
-    runq_put(d.m->p, d.g, true);
+  switch (d.then) {
+    case Then::kPark:
+      cas_status(d.g, kGRunning, kGWaiting);
+      if (d.unlockf && !d.unlockf(d.g, d.arg)) {
+        // The wait condition no longer holds: g is runnable again, next in
+        // line (runnext is free: next came from it or the ring behind it).
+        cas_status(d.g, kGWaiting, kGRunnable);
+        d.g->wait_reason = WaitReason::kNone;
+        runq_put(d.m->p, d.g, true);
+      }
+      break;
+    case Then::kYieldGlobal: {
+      cas_status(d.g, kGRunning, kGRunnable);
+      LockGuard lk(sched.lock);
+      globrunq_put(d.g);
+      break;
+    }
+    case Then::kYieldLocal:
+      cas_status(d.g, kGRunning, kGRunnable);
+      runq_put(d.m->p, d.g, false);
+      break;
   }
   return transfer_t{d.m->g0ctx, d.m};
 }
 
-// The G a parking goroutine may switch to directly, skipping g0, or
-// nullptr: the P's runnext, when schedule() would pick it anyway and in the
-// same time slice (runnext inherits it). Anything else schedule() would
-// look at first - a stop-the-world request, a due timer, the global queue's
-// fairness turn, locked threads - sends the park through g0.
-G* direct_switch_target(M* m, G* g, P* p) {
+// Takes the G schedule() would run next on p - runnext, else the local
+// ring's head, else the global queue's head - when g may switch to it directly, skipping g0; else nullptr.
+// Anything schedule() looks at first (a stop-the-world request, a due timer,
+// the global queue's fairness turn) or handles specially (locked threads, a
+// G that has never run) sends the switch through g0. *inherit: next came
+// from runnext and shares the current time slice.
+G* take_direct_next(M* m, G* g, P* p, bool* inherit) {
   if (m->lockedg || g->lockedm) return nullptr;
-  G* next = p->runnext.load(std::memory_order_relaxed);
-  // A G that has never run has no resume point for ontop_fcontext to
-  // return into with the transfer in the right registers (Boost's fresh
-  // context entry takes it in the argument registers): it starts from g0.
-  if (!next || next->lockedm || !next->ctx) return nullptr;
   if (sched.gcwaiting.load(std::memory_order_acquire)) return nullptr;
   if (p->schedtick % 61 == 0 && sched.runq_size.load(std::memory_order_relaxed) > 0)
     return nullptr;
   int64_t when = p->timer0_when.load(std::memory_order_relaxed);
   if (when != 0 && when <= nanotime()) return nullptr;
-  // Only the owner sets runnext; a thief may take it (CAS to null), so take
-  // it the same way (acquire: the G's state as its readier left it).
-  if (!p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
-                                          std::memory_order_relaxed))
+  G* next = runq_get(p, inherit);
+  if (!next && sched.runq_size.load(std::memory_order_relaxed) > 0) {
+    LockGuard lk(sched.lock);
+    next = globrunq_get(p, 0);  // and a batch into the local queue
+  }
+  if (!next) return nullptr;
+  // A G that has never run has no resume point for ontop_fcontext to
+  // return into with the transfer in the right registers (Boost's fresh
+  // context entry takes it in the argument registers): it starts from g0.
+  // It goes back to runnext, which was empty unless it came from there
+  // (runq_get takes runnext first, and only this P's owner fills it), so
+  // schedule() still runs it next.
+  if (next->lockedm || !next->ctx) {
+    runq_put(p, next, true);
     return nullptr;
+  }
   return next;
+}
+
+// Switches from g to next (taken by take_direct_next) on M m.
+void switch_direct(G* g, M* m, P* p, G* next, bool inherit, DirectSwitch* d) {
+  cas_status(next, kGRunnable, kGRunning);  // waits out a scan claim
+  if (!inherit) begin_time_slice(p);
+  g->m = nullptr;
+  next->m = m;
+  m->curg.store(next, std::memory_order_relaxed);
+  switch_g_to_g(g, m, next, d, finish_switch_out);
 }
 
 }  // namespace
@@ -80,24 +116,21 @@ G* direct_switch_target(M* m, G* g, P* p) {
 // its status is waiting (so whoever unlockf lets in may ready it); false
 // from unlockf resumes g at once.
 //
-// Fast path (Go takes it through g0 every time): when the next G to run is
-// the P's runnext - the G this one just readied, in a ping-pong - switch
-// straight to it and finish parking on its stack (Boost.Context's
-// ontop_fcontext), one fiber switch instead of two and no trip through
-// schedule().
+// Fast path (Go goes through g0 every time): when the next G to run is on
+// the P's local queue - typically the G this one just readied, in runnext -
+// switch straight to it and finish parking on its stack (Boost.Context's
+// ontop_fcontext): one fiber switch instead of two, no trip through
+// schedule(). gosched and goyield do the same.
 void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   M* m = current_m();
   G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
   if (!g) fatal("gopark: not on a goroutine");
   g->wait_reason = reason;
   P* p = m->p;
-  if (G* next = direct_switch_target(m, g, p)) {
-    cas_status(next, kGRunnable, kGRunning);  // waits out a scan claim
-    g->m = nullptr;
-    next->m = m;
-    m->curg.store(next, std::memory_order_relaxed);
-    DirectPark d{g, m, unlockf, arg};
-    switch_g_to_g(g, m, next, &d, park_ontop);
+  bool inherit = false;
+  if (G* next = take_direct_next(m, g, p, &inherit)) {
+    DirectSwitch d{g, m, Then::kPark, unlockf, arg};
+    switch_direct(g, m, p, next, inherit, &d);
     return;
   }
   m->unlockf = unlockf;
@@ -126,6 +159,12 @@ void gosched() {
     sched_yield();
     return;
   }
+  bool inherit = false;
+  if (G* next = take_direct_next(m, g, m->p, &inherit)) {
+    DirectSwitch d{g, m, Then::kYieldGlobal, nullptr, nullptr};
+    switch_direct(g, m, m->p, next, inherit, &d);
+    return;
+  }
   m->action = SwitchAction::kYield;
   switch_to_g0(g, m);
 }
@@ -134,6 +173,12 @@ void goyield() {
   M* m = current_m();
   G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
   if (!g) return;
+  bool inherit = false;
+  if (G* next = take_direct_next(m, g, m->p, &inherit)) {
+    DirectSwitch d{g, m, Then::kYieldLocal, nullptr, nullptr};
+    switch_direct(g, m, m->p, next, inherit, &d);
+    return;
+  }
   m->action = SwitchAction::kYieldLocal;
   switch_to_g0(g, m);
 }

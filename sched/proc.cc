@@ -702,11 +702,7 @@ void execute(G* g, bool inherit_time) {
     m->curg.store(g, std::memory_order_relaxed);
     g->m = m;
     cas_status(g, kGRunnable, kGRunning);
-    if (!inherit_time) {
-      p->schedtick++;
-      p->schedwhen.store(cputicks(), std::memory_order_relaxed);
-      p->schedtick_pub.store(p->schedtick, std::memory_order_release);
-    }
+    if (!inherit_time) begin_time_slice(p);
     if (!g->ctx) prepare_first_run(p, g);
     // The G that switches back may not be g: g may have parked straight
     // into another G (park.cc), which then ran on this M in its place.

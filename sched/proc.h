@@ -24,6 +24,13 @@ void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
 // Makes a parked G runnable. Callable from goroutines, from g0 and from
 // threads that are not Ms.
 void goready(G* g);
+// A new time slice starts on p (sysmon preempts 10 ms into it).
+inline void begin_time_slice(P* p) {
+  p->schedtick++;
+  p->schedwhen.store(cputicks(), std::memory_order_relaxed);
+  p->schedtick_pub.store(p->schedtick, std::memory_order_release);
+}
+
 // Gives g, about to run for the first time, a stack and a fiber context
 // that starts in its task (proc.cc).
 void prepare_first_run(P* p, G* g);
