@@ -3,7 +3,10 @@
 
 #include "rt/chan.h"
 #include "rt/context.h"
+#include "rt/errgroup.h"
 #include "rt/memstats.h"
 #include "rt/panic.h"
 #include "rt/sched.h"
+#include "rt/semaphore.h"
+#include "rt/sync.h"
 #include "rt/time.h"
