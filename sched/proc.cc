@@ -69,9 +69,17 @@ std::atomic<int32_t> g_msyscall{0};
 
 // Registry of every G ever created (Gs are never freed, only reused), for
 // dumps and the collector's root scan.
+// Appends take g_allg_lock; readers take no lock, because a goroutine dump
+// may run in a signal handler (SIGQUIT) that interrupted allg_add on the
+// same thread. Readers load the count (acquire), then the array (acquire).
+// Growing copies into a larger array published (release) before any count
+// that needs it, and replaced arrays are never freed (their total is less
+// than the final array), so a reader's array is valid and holds at least
+// the count it read.
 rt::detail::Lock g_allg_lock;
-G** g_allg = nullptr;
-size_t g_nallg = 0, g_allg_cap = 0;
+std::atomic<G**> g_allg{nullptr};
+std::atomic<size_t> g_nallg{0};
+size_t g_allg_cap = 0;  // g_allg_lock
 
 constexpr size_t kMStackSize = 1 << 20;  // g0 stack of an M thread
 
@@ -83,15 +91,18 @@ M* new_m_struct() {
 
 void allg_add(G* g) {
   LockGuard lk(g_allg_lock);
-  if (g_nallg == g_allg_cap) {
+  size_t n = g_nallg.load(std::memory_order_relaxed);
+  G** arr = g_allg.load(std::memory_order_relaxed);
+  if (n == g_allg_cap) {
     size_t cap = g_allg_cap ? g_allg_cap * 2 : 1024;
-    G** n = new G*[cap];
-    for (size_t i = 0; i < g_nallg; i++) n[i] = g_allg[i];
-    delete[] g_allg;  // readers (for_each_g) hold g_allg_lock
-    g_allg = n;
+    G** grown = new G*[cap];
+    for (size_t i = 0; i < n; i++) grown[i] = arr[i];
+    arr = grown;  // the old array stays allocated: see g_allg
+    g_allg.store(arr, std::memory_order_release);
     g_allg_cap = cap;
   }
-  g_allg[g_nallg++] = g;
+  arr[n] = g;
+  g_nallg.store(n + 1, std::memory_order_release);
 }
 
 }  // namespace
@@ -119,8 +130,9 @@ void dump_goroutines_after_fatal() {
 int64_t user_goroutines() { return g_user_gs.load(std::memory_order_relaxed); }
 
 void for_each_g(void (*f)(G*, void*), void* arg) {
-  LockGuard lk(g_allg_lock);
-  for (size_t i = 0; i < g_nallg; i++) f(g_allg[i], arg);
+  size_t n = g_nallg.load(std::memory_order_acquire);
+  G** arr = g_allg.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; i++) f(arr[i], arg);
 }
 
 // ---------------------------------------------------------------------------

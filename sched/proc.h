@@ -97,8 +97,9 @@ inline P* getp() {
   return m ? m->p : nullptr;
 }
 
-// Iterate all Gs (for dumps, the collector's stack scan). `f` runs with the
-// G registry lock held: it must not park or take the scheduler lock.
+// Iterate all Gs (for dumps, the collector's stack scan). Lock-free and
+// async-signal-safe (see g_allg in proc.cc): Gs created during the walk may
+// be missed.
 void for_each_g(void (*f)(G*, void*), void* arg);
 
 // Dumps every goroutine to stderr (SIGQUIT, fatal errors).
