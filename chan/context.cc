@@ -201,6 +201,13 @@ std::pair<Context, CancelFunc> with_timeout(const Context& parent, std::chrono::
   return with_deadline(parent, Clock::now() + std::chrono::duration_cast<Clock::duration>(d));
 }
 
+size_t detail::context_children(const Context& ctx) {
+  detail::ContextImpl* c = ctx.impl()->cancel_owner();
+  if (!c) return 0;
+  rt::detail::LockGuard g(c->lock);
+  return c->children.size();
+}
+
 Context with_value(const Context& parent, const void* key, std::any value) {
   auto c = std::make_shared<detail::ContextImpl>();
   c->parent = parent.impl();

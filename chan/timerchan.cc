@@ -42,9 +42,10 @@ int64_t deadline_after(std::chrono::nanoseconds d) {
   return rt::sched::nanotime() + (d.count() > 0 ? d.count() : 0);
 }
 
-void drain(Chan<Time>& c) {
+// Discards a value waiting in the channel; true if there was one.
+bool drain(Chan<Time>& c) {
   Time t;
-  c.try_recv(t);
+  return c.try_recv(t) == Chan<Time>::TryRecv::kReceived;
 }
 
 }  // namespace
@@ -74,15 +75,20 @@ Timer::Timer(std::chrono::nanoseconds d) : c(make_chan<Time>(1)), st_(new detail
 
 Timer::~Timer() { rt::sched::stop_timer(&st_->t, /*wait_running=*/true); }
 
+// Go 1.23: a value the timer sent that nobody has received yet is
+// discarded, and the timer counts as stopped before it fired (Go's timer
+// channels are synchronous, so such a value was never delivered): stop()
+// and reset() then return true. A program that has not received from c
+// always gets true from stop() on a timer it has not stopped.
 bool Timer::stop() {
   bool was = rt::sched::stop_timer(&st_->t, /*wait_running=*/true);
-  detail::drain(c);
+  if (detail::drain(c)) was = true;
   return was;
 }
 
 bool Timer::reset(std::chrono::nanoseconds d) {
   bool was = rt::sched::stop_timer(&st_->t, /*wait_running=*/true);
-  detail::drain(c);
+  if (detail::drain(c)) was = true;
   st_->t.when = detail::deadline_after(d);
   rt::sched::add_timer(&st_->t);
   return was;

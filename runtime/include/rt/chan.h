@@ -189,17 +189,23 @@ Chan<T> make_chan(size_t cap = 0) {
 
 // --- select ------------------------------------------------------------------
 
+// A case refers to the caller's channel (ch), or, when made from a
+// temporary such as rt::after(d) or ctx.done(), owns it (ch == nullptr).
 template <typename T, typename F>
 struct RecvCase {
   Chan<T>* ch;
   F fn;  // called as fn(T, bool ok) or fn(T) or fn()
   typename Chan<T>::Storage storage;
+  Chan<T> owned;
+  Chan<T>& chan() { return ch ? *ch : owned; }
 };
 template <typename T, typename F>
 struct SendCase {
   Chan<T>* ch;
   T value;
   F fn;  // called as fn()
+  Chan<T> owned;
+  Chan<T>& chan() { return ch ? *ch : owned; }
 };
 template <typename F>
 struct DefaultCase {
@@ -213,12 +219,22 @@ struct NoAction {
 // closed), fn(T value) or fn() when it fires.
 template <typename T, typename F = NoAction>
 RecvCase<T, F> recv_case(Chan<T>& ch, F fn = {}) {
-  return RecvCase<T, F>{&ch, std::move(fn), {}};
+  return RecvCase<T, F>{&ch, std::move(fn), {}, {}};
+}
+// The same on a temporary channel (rt::recv_case(rt::after(1s)),
+// rt::recv_case(ctx.done())): the case keeps the channel.
+template <typename T, typename F = NoAction>
+RecvCase<T, F> recv_case(Chan<T>&& ch, F fn = {}) {
+  return RecvCase<T, F>{nullptr, std::move(fn), {}, std::move(ch)};
 }
 // A send case; fn() runs if it fires.
 template <typename T, typename V, typename F = NoAction>
 SendCase<T, F> send_case(Chan<T>& ch, V&& value, F fn = {}) {
-  return SendCase<T, F>{&ch, T(std::forward<V>(value)), std::move(fn)};
+  return SendCase<T, F>{&ch, T(std::forward<V>(value)), std::move(fn), {}};
+}
+template <typename T, typename V, typename F = NoAction>
+SendCase<T, F> send_case(Chan<T>&& ch, V&& value, F fn = {}) {
+  return SendCase<T, F>{nullptr, T(std::forward<V>(value)), std::move(fn), std::move(ch)};
 }
 template <typename F = NoAction>
 DefaultCase<F> default_case(F fn = {}) {
@@ -234,11 +250,11 @@ struct IsDefault<DefaultCase<F>> : std::true_type {};
 
 template <typename T, typename F>
 void fill_case(RecvCase<T, F>& rc, SelectCase& sc) {
-  sc = SelectCase{rc.ch->core(), rc.storage.ptr(), false, false};
+  sc = SelectCase{rc.chan().core(), rc.storage.ptr(), false, false};
 }
 template <typename T, typename F>
 void fill_case(SendCase<T, F>& s, SelectCase& sc) {
-  sc = SelectCase{s.ch->core(), &s.value, true, false};
+  sc = SelectCase{s.chan().core(), &s.value, true, false};
 }
 
 template <typename T, typename F>
@@ -282,37 +298,48 @@ int select(Cases&&... cases) {
   constexpr size_t n = sizeof...(Cases);
   constexpr size_t ndefault = (0 + ... + (detail::IsDefault<std::decay_t<Cases>>::value ? 1 : 0));
   static_assert(ndefault <= 1, "select: at most one default_case");
-  detail::SelectCase sc[n > 0 ? n : 1];
-  int map[n > 0 ? n : 1];  // select_impl index -> argument index
-  int default_index = -1;
-  int k = 0, i = 0;
-  auto fill = [&](auto& c) {
-    using C = std::decay_t<decltype(c)>;
-    if constexpr (detail::IsDefault<C>::value) {
-      default_index = i;
-    } else {
-      detail::fill_case(c, sc[k]);
-      map[k++] = i;
-    }
-    i++;
-  };
-  (fill(cases), ...);
-  int chosen = detail::select_impl(sc, k, default_index >= 0);
-  int fired = chosen < 0 ? default_index : map[chosen];
-  i = 0;
-  auto run = [&](auto& c) {
-    using C = std::decay_t<decltype(c)>;
-    if (i == fired) {
+  if constexpr (n == 0) {
+    // select {} (no cases): blocks forever. These two branches keep the
+    // bookkeeping below free of empty arrays and unused variables.
+    detail::select_impl(nullptr, 0, false);
+    return -1;
+  } else if constexpr (n == ndefault) {
+    // Only a default: it runs at once.
+    (cases.fn(), ...);
+    return 0;
+  } else {
+    detail::SelectCase sc[n];
+    int map[n];  // select_impl index -> argument index
+    int default_index = -1;
+    int k = 0, i = 0;
+    auto fill = [&](auto& c) {
+      using C = std::decay_t<decltype(c)>;
       if constexpr (detail::IsDefault<C>::value) {
-        c.fn();
+        default_index = i;
       } else {
-        detail::run_case(c, sc[chosen]);
+        detail::fill_case(c, sc[k]);
+        map[k++] = i;
       }
-    }
-    i++;
-  };
-  (run(cases), ...);
-  return fired;
+      i++;
+    };
+    (fill(cases), ...);
+    int chosen = detail::select_impl(sc, k, default_index >= 0);
+    int fired = chosen < 0 ? default_index : map[chosen];
+    i = 0;
+    auto run = [&](auto& c) {
+      using C = std::decay_t<decltype(c)>;
+      if (i == fired) {
+        if constexpr (detail::IsDefault<C>::value) {
+          c.fn();
+        } else {
+          detail::run_case(c, sc[chosen]);
+        }
+      }
+      i++;
+    };
+    (run(cases), ...);
+    return fired;
+  }
 }
 
 }  // namespace rt

@@ -15,6 +15,7 @@
 
 #include <any>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -79,5 +80,12 @@ std::pair<Context, CancelFunc> with_timeout(const Context& parent, std::chrono::
 // A child carrying key -> value (keys are addresses of objects you own, as
 // Go's unexported key types).
 Context with_value(const Context& parent, const void* key, std::any value);
+
+namespace detail {
+// For tests: how many cancelable contexts are registered as children of
+// ctx's nearest cancelable ancestor-or-self (0 when it has none). A child
+// leaves that set when it is cancelled or destroyed.
+size_t context_children(const Context& ctx);
+}  // namespace detail
 
 }  // namespace rt

@@ -35,9 +35,12 @@ class Timer {
   Timer& operator=(const Timer&) = delete;
 
   // Prevents the timer from firing. Returns false if it had already fired
-  // or been stopped.
+  // or been stopped. As in Go 1.23, a value that fired but was not received
+  // yet is discarded and counts as not fired (stop() returns true): until
+  // the program receives from c, stop() on a running timer returns true.
   bool stop();
-  // Re-arms it to fire after d. Returns whether it was still pending.
+  // Re-arms it to fire after d. Returns whether it was still pending (by
+  // the same rule: a discarded unreceived value counts as pending).
   bool reset(std::chrono::nanoseconds d);
 
   Chan<Time> c;
