@@ -138,6 +138,19 @@ void unlock_os_thread() {
   }
 }
 
+ExternalWaker::ExternalWaker() : active_(true) { sched::external_wakers_add(1); }
+ExternalWaker::~ExternalWaker() {
+  if (active_) sched::external_wakers_add(-1);
+}
+ExternalWaker& ExternalWaker::operator=(ExternalWaker&& other) noexcept {
+  if (this != &other) {
+    if (active_) sched::external_wakers_add(-1);
+    active_ = other.active_;
+    other.active_ = false;
+  }
+  return *this;
+}
+
 SyscallScope::SyscallScope() {
   // Nested scopes: only the outermost one leaves and retakes the P.
   G* g = getg();

@@ -6,17 +6,28 @@
 // (sysmon.h: deadlock_detection_enabled).
 #include <unistd.h>
 
+#include <atomic>
+
 #include "runtime/fatal.h"
 #include "sched/proc.h"
 #include "sched/sysmon.h"
 
 namespace rt::sched {
 
+namespace {
+// Live rt::ExternalWaker objects: threads the runtime cannot see that may
+// still wake goroutines.
+std::atomic<int32_t> g_external_wakers{0};
+}  // namespace
+
+void external_wakers_add(int32_t d) { g_external_wakers.fetch_add(d, std::memory_order_seq_cst); }
+
 void checkdead() {
   if (!started() || sched.gcwaiting.load(std::memory_order_relaxed)) return;
   int32_t run = sched.mcount - sched.nmidle - sched.nmidlelocked;
   if (run > 0) return;
   if (msyscall_count() > 0) return;
+  if (g_external_wakers.load(std::memory_order_seq_cst) > 0) return;
   if (user_goroutines() == 0) return;  // nothing waits
   if (sched.runq_size.load(std::memory_order_relaxed) != 0) return;
   for (int32_t i = 0; i < gomaxprocs_n.load(std::memory_order_relaxed); i++) {

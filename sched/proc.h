@@ -90,6 +90,8 @@ int64_t user_goroutines();
 int32_t msyscall_count();  // Ms inside syscall scopes
 // Deadlock detection (deadlock.cc); Sched::lock held.
 void checkdead();
+// Counts rt::ExternalWaker objects (deadlock.cc).
+void external_wakers_add(int32_t d);
 
 // The current P of the calling M (nullptr if none).
 inline P* getp() {

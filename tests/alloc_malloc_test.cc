@@ -219,13 +219,23 @@ TEST(Malloc, ZeroFlagAfterReuseLarge) {
 
 TEST(Malloc, LargeObjects) {
   for (size_t size : {size_t{1} << 20, size_t{100} << 20, (size_t{1} << 20) + 100}) {
-    rt::MemStats before = rt::read_mem_stats();
-    auto* p = static_cast<unsigned char*>(allocate(size, kNoScan));
-    ASSERT_NE(p, nullptr);
-    EXPECT_EQ(addr(p) % kPageSize, 0u);
-    rt::MemStats during = rt::read_mem_stats();
+    // heap_inuse is process-wide: in a whole-binary run, goroutines and
+    // threads left by earlier tests may take or return spans between the
+    // two reads. Such an attempt is repeated; one exact delta must show.
     size_t rounded = (size + kPageSize - 1) & ~(kPageSize - 1);
-    EXPECT_EQ(during.heap_inuse - before.heap_inuse, rounded) << size;
+    unsigned char* p = nullptr;
+    rt::MemStats before;
+    bool exact = false;
+    for (int attempt = 0; attempt < 5 && !exact; attempt++) {
+      if (p) free_object(p);
+      before = rt::read_mem_stats();
+      p = static_cast<unsigned char*>(allocate(size, kNoScan));
+      ASSERT_NE(p, nullptr);
+      rt::MemStats during = rt::read_mem_stats();
+      exact = during.heap_inuse - before.heap_inuse == rounded;
+    }
+    EXPECT_TRUE(exact) << size << ": heap_inuse never grew by exactly " << rounded;
+    EXPECT_EQ(addr(p) % kPageSize, 0u);
     // Usable across the whole length.
     for (size_t i = 0; i < size; i += 4096) p[i] = static_cast<unsigned char>(i >> 12);
     p[size - 1] = 0x5a;
@@ -235,9 +245,14 @@ TEST(Malloc, LargeObjects) {
     ASSERT_TRUE(find_object(addr(p) + size - 1, &ref));
     EXPECT_EQ(ref.base, addr(p));
     EXPECT_EQ(ref.size, rounded);
+    rt::MemStats pre_free = rt::read_mem_stats();
     EXPECT_TRUE(free_object(p));
     rt::MemStats after = rt::read_mem_stats();
-    EXPECT_EQ(after.heap_inuse, before.heap_inuse) << size;
+    // Freed pages leave heap_inuse (allowing a few spans' worth of
+    // concurrent churn by other threads).
+    EXPECT_GE(static_cast<int64_t>(pre_free.heap_inuse) - static_cast<int64_t>(after.heap_inuse),
+              static_cast<int64_t>(rounded) - static_cast<int64_t>(16 * kPageSize))
+        << size;
     EXPECT_FALSE(find_object(addr(p), &ref));
   }
 }

@@ -72,7 +72,7 @@ TEST_F(SchedDeath, DeadlockAfterSleep) {
                           rt::sched::semacquire(&never);
                           return 0;
                         }),
-              testing::ExitedWithCode(2), DEADLOCK_MSG);
+              testing::ExitedWithCode(2), "released by the thread\n" DEADLOCK_MSG);
 }
 
 // A pending timer is a way out: main sleeps 300 ms while every other
@@ -150,21 +150,43 @@ TEST_F(SchedDeath, LockedMainBlockedForeverIsADeadlock) {
 }
 
 // A plain std::thread (not a goroutine) releases the main goroutine after
-// 200 ms. The runtime cannot see that thread; Go has no such threads, but
-// C++ programs do. DISABLED: today the detector fires (see the report).
-TEST_F(SchedDeath, DISABLED_ThreadWakerIsNotADeadlock) {
+// 200 ms. The runtime cannot see that thread (Go has no such threads, C++
+// programs do): without an ExternalWaker the detector fires, with one it
+// stays quiet, and once the last one is gone it is armed again.
+TEST_F(SchedDeath, ThreadWakerWithoutExternalWakerLooksLikeADeadlock) {
   EXPECT_EXIT(child_run(nullptr, nullptr,
                         [] {
                           std::atomic<uint32_t> sem{0};
                           std::thread t([&] {
+                            std::this_thread::sleep_for(500ms);
+                            rt::sched::semrelease(&sem);
+                          });
+                          t.detach();
+                          rt::sched::semacquire(&sem);
+                          return 0;
+                        }),
+              testing::ExitedWithCode(2), DEADLOCK_MSG);
+}
+
+TEST_F(SchedDeath, ThreadWakerWithExternalWakerIsNotADeadlock) {
+  EXPECT_EXIT(child_run(nullptr, nullptr,
+                        [] {
+                          std::atomic<uint32_t> sem{0};
+                          rt::ExternalWaker waker;
+                          std::thread t([&sem, w = std::move(waker)] {
                             std::this_thread::sleep_for(200ms);
                             rt::sched::semrelease(&sem);
                           });
                           rt::sched::semacquire(&sem);
-                          t.join();
+                          rt::blocking([&] { t.join(); });
+                          fprintf(stderr, "released by the thread\n");
+                          // The waker went with the thread: a real deadlock
+                          // is reported again.
+                          std::atomic<uint32_t> never{0};
+                          rt::sched::semacquire(&never);
                           return 0;
                         }),
-              testing::ExitedWithCode(0), "");
+              testing::ExitedWithCode(2), "released by the thread\n" DEADLOCK_MSG);
 }
 
 // Deadlock detection is only armed inside rt::run: goroutines started with

@@ -103,6 +103,26 @@ auto blocking(F&& fn) -> decltype(fn()) {
   return std::forward<F>(fn)();
 }
 
+// Tells deadlock detection that a thread outside the runtime (a plain
+// std::thread, a C library's callback thread) may still wake a goroutine -
+// by sending on a channel, unlocking a Mutex, cancelling a Context - so
+// goroutines that all wait are not "all asleep - deadlock!" while one is
+// alive. Go has no such threads; C++ programs do (docs/HAZARDS.md). Hold
+// one for as long as the thread may wake goroutines, e.g. created before
+// the thread starts and moved into it. Movable, not copyable.
+class ExternalWaker {
+ public:
+  ExternalWaker();
+  ~ExternalWaker();
+  ExternalWaker(ExternalWaker&& other) noexcept : active_(other.active_) { other.active_ = false; }
+  ExternalWaker& operator=(ExternalWaker&& other) noexcept;
+  ExternalWaker(const ExternalWaker&) = delete;
+  ExternalWaker& operator=(const ExternalWaker&) = delete;
+
+ private:
+  bool active_;
+};
+
 // No-preempt scope: the goroutine is not preempted asynchronously (and not
 // at yield points) while one is alive. Nests.
 class NoPreemptScope {
