@@ -152,6 +152,24 @@ void goready(G* g) {
   wakep();
 }
 
+namespace {
+
+// Yields g's M: straight to the next G when there is one to switch to
+// directly (then = what happens to g once it is off its stack), else
+// through g0 (action, the same step).
+void yield_g(M* m, G* g, Then then, SwitchAction action) {
+  bool inherit = false;
+  if (G* next = take_direct_next(m, g, m->p, &inherit)) {
+    DirectSwitch d{g, m, then, nullptr, nullptr};
+    switch_direct(g, m, m->p, next, inherit, &d);
+    return;
+  }
+  m->action = action;
+  switch_to_g0(g, m);
+}
+
+}  // namespace
+
 void gosched() {
   M* m = current_m();
   G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
@@ -159,28 +177,14 @@ void gosched() {
     sched_yield();
     return;
   }
-  bool inherit = false;
-  if (G* next = take_direct_next(m, g, m->p, &inherit)) {
-    DirectSwitch d{g, m, Then::kYieldGlobal, nullptr, nullptr};
-    switch_direct(g, m, m->p, next, inherit, &d);
-    return;
-  }
-  m->action = SwitchAction::kYield;
-  switch_to_g0(g, m);
+  yield_g(m, g, Then::kYieldGlobal, SwitchAction::kYield);
 }
 
 void goyield() {
   M* m = current_m();
   G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
   if (!g) return;
-  bool inherit = false;
-  if (G* next = take_direct_next(m, g, m->p, &inherit)) {
-    DirectSwitch d{g, m, Then::kYieldLocal, nullptr, nullptr};
-    switch_direct(g, m, m->p, next, inherit, &d);
-    return;
-  }
-  m->action = SwitchAction::kYieldLocal;
-  switch_to_g0(g, m);
+  yield_g(m, g, Then::kYieldLocal, SwitchAction::kYieldLocal);
 }
 
 extern "C" void rt_async_preempt_park() {
