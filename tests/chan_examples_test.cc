@@ -44,7 +44,7 @@ using namespace gotest;
 using namespace std::chrono_literals;
 
 class ChanExamples : public ProcsTest {};
-GOTEST_PROCS_SUITE_012(ChanExamples);
+GOTEST_PROCS_SUITE(ChanExamples);
 
 struct Empty {};
 

@@ -41,7 +41,7 @@ using namespace gotest;
 using namespace std::chrono_literals;
 
 class ChanTest : public ProcsTest {};
-GOTEST_PROCS_SUITE_012(ChanTest);
+GOTEST_PROCS_SUITE(ChanTest);
 
 // Runs fn, which must throw rt::Panic; returns its message.
 template <typename F>

@@ -1,7 +1,5 @@
 // Helpers shared by the channel suites (chan, select, timer, Context and
 // the channel examples):
-// - GOTEST_PROCS_SUITE_012: runs every test of a ProcsTest fixture under
-//   the default GOMAXPROCS, GOMAXPROCS=1 and GOMAXPROCS=2;
 // - Tracked: an element type that counts its live copies, so a test can
 //   check that the runtime destroys every element it constructs exactly
 //   once (a double destruction drives the count negative, a leak leaves it
@@ -29,14 +27,6 @@
 
 namespace gotest {
 
-inline std::string procs012_name(const testing::TestParamInfo<int>& i) {
-  switch (i.param) {
-    case 0: return "Default";
-    case 1: return "One";
-    case 2: return "Two";
-  }
-  return std::to_string(i.param);
-}
 
 // Live-object counts for Tracked values of one test.
 struct TrackCounts {
@@ -117,6 +107,3 @@ bool wait_until(C&& cond, std::chrono::milliseconds timeout = std::chrono::milli
 
 }  // namespace gotest
 
-// Every test of Fixture under the default GOMAXPROCS, 1 and 2.
-#define GOTEST_PROCS_SUITE_012(Fixture) \
-  INSTANTIATE_TEST_SUITE_P(Procs, Fixture, testing::Values(0, 1, 2), gotest::procs012_name)

@@ -40,7 +40,7 @@ using namespace std::chrono_literals;
 using rt::ContextError;
 
 class ContextTest : public ProcsTest {};
-GOTEST_PROCS_SUITE_012(ContextTest);
+GOTEST_PROCS_SUITE(ContextTest);
 
 constexpr auto kLiveness = 10s;
 

@@ -7,7 +7,7 @@
 // 10k tasks, with and without a limit; nested groups and tasks that start
 // tasks; the destructor's cancel-and-wait; a Group on a plain thread; a
 // Group and a Semaphore together. Every goroutine test runs under the
-// default GOMAXPROCS and under GOMAXPROCS=1.
+// default GOMAXPROCS, GOMAXPROCS=1 and GOMAXPROCS=2.
 //
 // The test code lives outside namespace rt on purpose: the preemption
 // signal handler never preempts code in namespace rt.

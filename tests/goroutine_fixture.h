@@ -136,8 +136,8 @@ inline void check_fair_waits(const std::vector<int64_t>& waits, const char* who)
                      << " rounds waited more than 100 ms";
 }
 
-// Base of the suites whose every test runs twice: under the default
-// GOMAXPROCS (param 0) and under GOMAXPROCS=1. Each suite derives its own
+// Base of the suites whose every test runs three times: under the default
+// GOMAXPROCS (param 0, the machine's CPUs), GOMAXPROCS=1 and GOMAXPROCS=2. Each suite derives its own
 // fixture and instantiates it with GOTEST_PROCS_SUITE(Fixture).
 class ProcsTest : public testing::TestWithParam<int> {
  protected:
@@ -145,10 +145,15 @@ class ProcsTest : public testing::TestWithParam<int> {
 };
 
 inline std::string procs_name(const testing::TestParamInfo<int>& i) {
-  return i.param == 0 ? std::string("Default") : std::string("One");
+  switch (i.param) {
+    case 0: return "Default";
+    case 1: return "One";
+    case 2: return "Two";
+  }
+  return std::to_string(i.param);
 }
 
 }  // namespace gotest
 
 #define GOTEST_PROCS_SUITE(Fixture) \
-  INSTANTIATE_TEST_SUITE_P(Procs, Fixture, testing::Values(0, 1), gotest::procs_name)
+  INSTANTIATE_TEST_SUITE_P(Procs, Fixture, testing::Values(0, 1, 2), gotest::procs_name)

@@ -37,7 +37,7 @@ using namespace gotest;
 using namespace std::chrono_literals;
 
 class SelectTest : public ProcsTest {};
-GOTEST_PROCS_SUITE_012(SelectTest);
+GOTEST_PROCS_SUITE(SelectTest);
 
 // ---------------------------------------------------------------------------
 // Which case runs

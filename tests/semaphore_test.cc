@@ -6,7 +6,7 @@
 // through), try_acquire, context cancellation while waiting and racing
 // with grants (no unit leaked: the full capacity can be taken afterwards),
 // requests larger than the capacity, and the panics (over-release, negative
-// weight). Every goroutine test runs under the default GOMAXPROCS and under
+// weight). Every goroutine test runs under the default GOMAXPROCS, GOMAXPROCS=2 and
 // GOMAXPROCS=1; one test shares a semaphore with plain threads.
 //
 // The test code lives outside namespace rt on purpose: the preemption

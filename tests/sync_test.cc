@@ -4,8 +4,8 @@
 // exclusion, writer preference, fatal errors; WaitGroup rounds, reuse and
 // panics; Once under concurrency and when its function throws; Cond
 // signal/broadcast (and the cat/dog/fish ordering exercise); Pool locality,
-// factory, victim cache and destruction. Every goroutine test runs twice:
-// under the default GOMAXPROCS and under GOMAXPROCS=1. Plain threads (not
+// factory, victim cache and destruction. Every goroutine test runs three
+// times: under the default GOMAXPROCS, GOMAXPROCS=1 and GOMAXPROCS=2. Plain threads (not
 // goroutines) use the same primitives in a few tests.
 //
 // The test code lives outside namespace rt on purpose: the preemption

@@ -36,7 +36,7 @@ using namespace gotest;
 using namespace std::chrono_literals;
 
 class TimerTest : public ProcsTest {};
-GOTEST_PROCS_SUITE_012(TimerTest);
+GOTEST_PROCS_SUITE(TimerTest);
 
 constexpr auto kLiveness = 10s;  // "it happens at all" on a loaded machine
 
