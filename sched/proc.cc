@@ -176,7 +176,9 @@ void acquirep(P* p) {
     fatal(t);
   }
   m->p = p;
-  p->m.store(m, std::memory_order_relaxed);
+  // Release: sysmon and stop-the-world find the M through p->m (acquire)
+  // and read its fields (tid, curg); this publishes the M's set-up.
+  p->m.store(m, std::memory_order_release);
   p->status.store(kPRunning, std::memory_order_release);
   rt::alloc::set_current_cache(p->mcache);
 }
@@ -413,7 +415,7 @@ void goexit0(G* g) {
   g->stack = Stack{};
   g->ctx = nullptr;
   (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
-  g->m = nullptr;
+  g->m.store(nullptr, std::memory_order_relaxed);
   m->curg.store(nullptr, std::memory_order_relaxed);
   if (g->lockedm) {
     // Go terminates a thread whose locked G exits; we simply unwire it.
@@ -488,7 +490,7 @@ void preempt_check_slow() {
   G* g = getg();
   if (g && g->preempt.load(std::memory_order_relaxed) && g->nopreempt == 0 &&
       rt::detail::held_runtime_locks() == 0) {
-    M* m = g->m;
+    M* m = g->m.load(std::memory_order_relaxed);
     g->preempt.store(false, std::memory_order_relaxed);
     m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
                                                                  : SwitchAction::kPreempt;
@@ -764,8 +766,11 @@ void execute(G* g, bool inherit_time) {
   M* m = current_m();
   for (;;) {
     P* p = m->p;
-    m->curg.store(g, std::memory_order_relaxed);
-    g->m = m;
+    // Release: sysmon and stop-the-world load curg (acquire) and write the
+    // G's preempt flag; the G's construction and reset (newproc) must
+    // happen before that, and reach them only through this store.
+    m->curg.store(g, std::memory_order_release);
+    g->m.store(m, std::memory_order_release);
     cas_status(g, kGRunnable, kGRunning);
     if (!inherit_time) {
       p->schedtick++;
@@ -784,7 +789,7 @@ void execute(G* g, bool inherit_time) {
     m->action = SwitchAction::kNone;
     if (a != SwitchAction::kExit) {
       m->curg.store(nullptr, std::memory_order_relaxed);
-      g->m = nullptr;
+      g->m.store(nullptr, std::memory_order_relaxed);
     }
     switch (a) {
       case SwitchAction::kPark: {

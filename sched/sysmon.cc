@@ -31,9 +31,10 @@ std::atomic<int> g_nhooks{0};
 std::atomic<uint64_t> g_rounds{0}, g_preempts{0}, g_retakes{0};
 
 void preemptone(P* p) {
-  M* m = p->m.load(std::memory_order_relaxed);
+  // Acquire both: pairs with acquirep and execute (see there).
+  M* m = p->m.load(std::memory_order_acquire);
   if (!m) return;
-  G* g = m->curg.load(std::memory_order_relaxed);
+  G* g = m->curg.load(std::memory_order_acquire);
   if (!g) return;
   g->preempt.store(true, std::memory_order_relaxed);
   g_preempts.fetch_add(1, std::memory_order_relaxed);
