@@ -122,7 +122,7 @@ int64_t goid() {
 void lock_os_thread() {
   G* g = getg();
   if (!g) return;  // a plain thread is always "locked" to itself
-  sched::M* m = g->m;
+  sched::M* m = g->m.load(std::memory_order_relaxed);
   if (g->lock_count++ == 0) {
     g->lockedm = m;
     m->lockedg = g;

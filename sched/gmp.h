@@ -93,7 +93,9 @@ struct G {
   // See GStatus. Changed with CAS (cas_status) so scan claims are honoured.
   std::atomic<uint32_t> status{kGIdle};
   // The M running it (while kGRunning or kGSyscall); nullptr otherwise.
-  M* m = nullptr;
+  // Written by that M (release); suspend_g and the signal handler read it
+  // from outside while the G runs (acquire), the G itself relaxed.
+  std::atomic<M*> m{nullptr};
   // lock_os_thread: the M this G is wired to, and the nesting count.
   M* lockedm = nullptr;
   uint32_t lock_count = 0;

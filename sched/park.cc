@@ -104,9 +104,10 @@ G* take_direct_next(M* m, G* g, P* p, bool* inherit) {
 void switch_direct(G* g, M* m, P* p, G* next, bool inherit, DirectSwitch* d) {
   cas_status(next, kGRunnable, kGRunning);  // waits out a scan claim
   if (!inherit) begin_time_slice(p);
-  g->m = nullptr;
-  next->m = m;
-  m->curg.store(next, std::memory_order_relaxed);
+  // Release, as execute: sysmon and suspend_g reach next through these.
+  g->m.store(nullptr, std::memory_order_relaxed);
+  m->curg.store(next, std::memory_order_release);
+  next->m.store(m, std::memory_order_release);
   switch_g_to_g(g, m, next, d, finish_switch_out);
 }
 
@@ -204,7 +205,7 @@ void preempt_check_slow() {
   G* g = getg();
   if (g && g->preempt.load(std::memory_order_relaxed) && g->nopreempt == 0 &&
       rt::detail::held_runtime_locks() == 0) {
-    M* m = g->m;
+    M* m = g->m.load(std::memory_order_relaxed);  // the G itself: relaxed
     g->preempt.store(false, std::memory_order_relaxed);
     m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
                                                                  : SwitchAction::kPreempt;

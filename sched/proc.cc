@@ -188,7 +188,9 @@ void acquirep(P* p) {
     fatal(t);
   }
   m->p = p;
-  p->m.store(m, std::memory_order_relaxed);
+  // Release: sysmon and stop-the-world find the M through p->m (acquire)
+  // and read its fields (tid, curg); this publishes the M's set-up.
+  p->m.store(m, std::memory_order_release);
   p->status.store(kPRunning, std::memory_order_release);
   rt::alloc::set_current_cache(p->mcache);
 }
@@ -431,7 +433,7 @@ void goexit0(G* g) {
   g->stack = Stack{};
   g->ctx = nullptr;
   (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
-  g->m = nullptr;
+  g->m.store(nullptr, std::memory_order_relaxed);
   m->curg.store(nullptr, std::memory_order_relaxed);
   if (g->lockedm) {
     // Go terminates a thread whose locked G exits; we simply unwire it.
@@ -711,8 +713,11 @@ void execute(G* g, bool inherit_time) {
   M* m = current_m();
   for (;;) {
     P* p = m->p;
-    m->curg.store(g, std::memory_order_relaxed);
-    g->m = m;
+    // Release: sysmon and stop-the-world load curg (acquire) and write the
+    // G's preempt flag; the G's construction and reset (newproc) must
+    // happen before that, and reach them only through this store.
+    m->curg.store(g, std::memory_order_release);
+    g->m.store(m, std::memory_order_release);
     cas_status(g, kGRunnable, kGRunning);
     if (!inherit_time) begin_time_slice(p);
     if (!g->ctx) prepare_first_run(p, g);
@@ -724,7 +729,7 @@ void execute(G* g, bool inherit_time) {
     m->action = SwitchAction::kNone;
     if (a != SwitchAction::kExit) {
       m->curg.store(nullptr, std::memory_order_relaxed);
-      g->m = nullptr;
+      g->m.store(nullptr, std::memory_order_relaxed);
     }
     switch (a) {
       case SwitchAction::kPark: {

@@ -30,9 +30,10 @@ void preempt_all() {
   for (int32_t i = 0; i < n; i++) {
     P* p = allp[i];
     if (p->status.load(std::memory_order_relaxed) != kPRunning) continue;
-    M* m = p->m.load(std::memory_order_relaxed);
+    // Acquire both: pairs with acquirep and execute (as in sysmon).
+    M* m = p->m.load(std::memory_order_acquire);
     if (!m || m == current_m()) continue;
-    if (G* g = m->curg.load(std::memory_order_relaxed)) {
+    if (G* g = m->curg.load(std::memory_order_acquire)) {
       g->preempt.store(true, std::memory_order_relaxed);
       preempt_m(m);
     }
@@ -177,7 +178,7 @@ Suspended suspend_g(G* g) {
         asked = true;
         g->preempt_stop.store(true, std::memory_order_relaxed);
         g->preempt.store(true, std::memory_order_relaxed);
-        M* m = g->m;
+        M* m = g->m.load(std::memory_order_acquire);
         // Rate-limit signals: one per ~10 spins.
         if (m && spins % 16 == 0) preempt_m(m);
         sched_yield();

@@ -68,9 +68,10 @@ class TickRate {
 TickRate g_tick_rate;  // sysmon thread only
 
 void preemptone(P* p) {
-  M* m = p->m.load(std::memory_order_relaxed);
+  // Acquire both: pairs with acquirep and execute (see there).
+  M* m = p->m.load(std::memory_order_acquire);
   if (!m) return;
-  G* g = m->curg.load(std::memory_order_relaxed);
+  G* g = m->curg.load(std::memory_order_acquire);
   if (!g) return;
   g->preempt.store(true, std::memory_order_relaxed);
   g_preempts.fetch_add(1, std::memory_order_relaxed);

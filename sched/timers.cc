@@ -102,12 +102,15 @@ void add_timer(Timer* t) {
   schedinit();
   P* p = getp();
   if (!p) p = allp[0];
+  int64_t when = t->when;
   {
     LockGuard lk(p->timers_lock);
     if (t->index >= 0) rt::detail::fatal("add_timer: timer already pending");
     heap_push(p, t);
   }
-  wake_timer_waiter(t->when);
+  // Not t->when: once the lock is released the timer may fire and its
+  // owner free it (a sleeping G's timer lives on its stack).
+  wake_timer_waiter(when);
 }
 
 bool stop_timer(Timer* t, bool wait_running) {
