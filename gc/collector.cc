@@ -9,6 +9,7 @@
 #include "gc/mark.h"
 #include "gc/sweep.h"
 #include "rt/gc.h"
+#include "rt/sync.h"
 #include "runtime/env.h"
 #include "runtime/fatal.h"
 #include "runtime/lock.h"
@@ -66,6 +67,9 @@ void collect() {
     rt::detail::fatal("rt::gc called by a plain thread inside rt::make or a Ref store");
   rt::sched::semacquire(&g_collector_sema);
   g_cycle_running.store(true, std::memory_order_relaxed);
+  // sync.Pool's victim rotation, as Go's clearpools at the start of a
+  // cycle; outside the pause: it destroys pooled objects (user code).
+  rt::detail::pool_cleanup();
   std::vector<DeadObject> dead;
   SweepResult sr;
   gate_close();

@@ -2,7 +2,8 @@
 // allocation-triggered cycles.
 //
 // A cycle (collect): take the collector semaphore (cycles queue; it also
-// covers the sweep after the world restarts) -> close the plain-thread gate
+// covers the sweep after the world restarts) -> rotate sync.Pool caches
+// (rt::detail::pool_cleanup) -> close the plain-thread gate
 // -> stop the world -> mark from the root set, every goroutine's stack and
 // the caller's own stack, drain the mark stack -> find the dead (mark bits
 // cleared for the next cycle) -> start the world, open the gate -> run the

@@ -254,7 +254,9 @@ TEST_P(GcReach, LargeObjectsAreFreed) {
       auto* a = rt::make_array<rt::Ref<Tracked>>(20000);  // 160 KiB: a span of its own
       a[19999] = rt::make<Tracked>(tag, 9);
       big = a;
-      rt::make_array<rt::Ref<Tracked>>(20000)[5] = rt::make<Tracked>(tag, 10);  // garbage
+    });
+    in_frame([&] {  // garbage
+      rt::make_array<rt::Ref<Tracked>>(20000)[5] = rt::make<Tracked>(tag, 10);
     });
     full_gc();
     EXPECT_EQ(destroyed(tag) - before, 1);

@@ -54,10 +54,17 @@ inline int64_t destroyed(int tag) { return g_destroyed[tag].load(); }
   asm volatile("" : : "r"(buf) : "memory");
 }
 
-// Runs f in a frame of its own, then clears the stack below the caller.
+template <typename F>
+[[gnu::noinline]] void call_not_inlined(F& f) {
+  f();
+  asm volatile("" ::: "memory");
+}
+
+// Runs f in a frame of its own (never inlined into the caller, whose frame
+// is not cleared), then clears the stack below the caller.
 template <typename F>
 [[gnu::noinline]] void in_frame(F&& f) {
-  f();
+  call_not_inlined(f);
   clear_stack();
 }
 
