@@ -29,6 +29,14 @@ TypeInfo* ti() {
   return rt::detail::type_info_of<T>();
 }
 
+// Forgets what earlier runs of a test (--gtest_repeat) learnt about T: type
+// states are process-wide and only ever get less precise.
+template <typename T>
+void forget_type() {
+  ti<T>()->state.store(TypeInfo::kUnknown);
+  ti<T>()->ptrmask.store(nullptr);  // leaks the old mask: tests only
+}
+
 bool map_bit(TypeInfo* t, size_t word) {
   const uint64_t* m = t->ptrmask.load();
   return m && ((m[word / 64] >> (word % 64)) & 1);
@@ -132,6 +140,7 @@ TEST_F(GcTypeMap, LateRefDemotesToConservative) {
   run_gc_test(0, [] {
     [[maybe_unused]] const int tag = new_tag();
     int64_t before = destroyed(tag);
+    forget_type<Lazy>();
     rt::Root<Lazy> root;
     in_frame([&] {
       root = rt::make<Lazy>();
@@ -163,6 +172,7 @@ struct Varies {
 TEST_F(GcTypeMap, LaterConstructionWithNewOffsetDemotes) {
   run_gc_test(0, [] {
     [[maybe_unused]] const int tag = new_tag();
+    forget_type<Varies>();
     rt::Root<Varies> a = rt::make<Varies>(false, tag);
     EXPECT_EQ(ti<Varies>()->state.load(), TypeInfo::kPrecise);
     rt::Root<Varies> b = rt::make<Varies>(true, tag);
