@@ -107,15 +107,16 @@ void MHeap::setup_span(MSpan* s, uintptr_t base, size_t npages, SpanClass sc, bo
     s->limit = base + size_t{c.nobjs} * c.size;
   }
   s->nwords = static_cast<uint16_t>((s->nelems + 63) / 64);
-  // Four bitmaps in one block: alloc, mark, local_free, remote_free.
-  void* mem = mi_malloc(size_t{4} * s->nwords * sizeof(std::atomic<uint64_t>));
+  // Five bitmaps in one block: alloc, mark, local_free, remote_free, managed.
+  void* mem = mi_malloc(size_t{5} * s->nwords * sizeof(std::atomic<uint64_t>));
   if (!mem) rt::detail::fatal("runtime: out of memory for span bitmaps");
   auto* bits = static_cast<std::atomic<uint64_t>*>(mem);
-  for (size_t i = 0; i < size_t{4} * s->nwords; i++) new (&bits[i]) std::atomic<uint64_t>(0);
+  for (size_t i = 0; i < size_t{5} * s->nwords; i++) new (&bits[i]) std::atomic<uint64_t>(0);
   s->alloc_bits = bits;
   s->mark_bits = bits + s->nwords;
   s->local_free = bits + 2 * s->nwords;
   s->remote_free = bits + 3 * s->nwords;
+  s->managed_bits = bits + 4 * s->nwords;
   s->freeindex.store(0, std::memory_order_relaxed);
   s->alloc_count.store(0, std::memory_order_relaxed);
   s->count_at_cache = 0;
@@ -178,7 +179,7 @@ void MHeap::free_span(MSpan* s) {
   size_t first = (s->start - base_) >> kPageShift;
   for (size_t i = 0; i < s->npages; i++) spans_[first + i].store(nullptr, std::memory_order_release);
   mi_free(s->alloc_bits);
-  s->alloc_bits = s->mark_bits = s->local_free = s->remote_free = nullptr;
+  s->alloc_bits = s->mark_bits = s->local_free = s->remote_free = s->managed_bits = nullptr;
   inuse_pages_.fetch_sub(s->npages, std::memory_order_relaxed);
   LockGuard g(lock_);
   pages_.free(s->start, s->npages);

@@ -9,6 +9,10 @@
 //   next free slot is one count-trailing-zeros away (the fast path).
 // - mark_bits: the collector's mark bits; sweeping makes them the new
 //   alloc_bits (the collector issue swaps them; allocation never reads them).
+// - managed_bits: bit i set = slot i holds an object made by rt::make (the
+//   collector owns it: gc/heapobj.h). Set atomically by the allocating
+//   thread, cleared by the collector before it frees the slot; slots without
+//   the bit (raw allocate() users) are never swept or scanned.
 // - local_free / remote_free: explicit frees (the path used before the
 //   collector, and by tests) by the owning cache and by other threads. A
 //   reclaim folds them in: alloc_bits = (alloc_bits | slots below freeindex)
@@ -72,6 +76,7 @@ struct MSpan {
   std::atomic<uint64_t>* mark_bits = nullptr;
   std::atomic<uint64_t>* local_free = nullptr;
   std::atomic<uint64_t>* remote_free = nullptr;
+  std::atomic<uint64_t>* managed_bits = nullptr;
   std::atomic<bool> remote_pending{false};
   // Remote frees between their bit store and their note_remote_free: while
   // non-zero the span must not go back to the heap (the freer still

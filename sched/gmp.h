@@ -117,6 +117,10 @@ struct G {
   void* param = nullptr;   // handed over by whoever readies the G
   Task task;
   void* gls[kGlsSlots] = {};
+  // The collector's stack of objects under construction by rt::make on this
+  // goroutine (gc/typeinfo.cc). Per G, not per thread: a constructor may
+  // park and resume on another thread.
+  void* gc_construction = nullptr;
 
   // Sanitizer bookkeeping for fiber switches.
   void* asan_fake_stack = nullptr;

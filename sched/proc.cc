@@ -95,9 +95,13 @@ void allg_add(G* g) {
   G** arr = g_allg.load(std::memory_order_relaxed);
   if (n == g_allg_cap) {
     size_t cap = g_allg_cap ? g_allg_cap * 2 : 1024;
-    G** grown = new G*[cap];
+    // One extra slot past cap links the replaced array, which stays
+    // allocated (see g_allg) and reachable, so LeakSanitizer does not
+    // report it.
+    G** grown = new G*[cap + 1];
     for (size_t i = 0; i < n; i++) grown[i] = arr[i];
-    arr = grown;  // the old array stays allocated: see g_allg
+    grown[cap] = reinterpret_cast<G*>(arr);
+    arr = grown;
     g_allg.store(arr, std::memory_order_release);
     g_allg_cap = cap;
   }
