@@ -93,16 +93,24 @@ G* take_direct_next(M* m, G* g, P* p, bool* inherit) {
   // It goes back to runnext, which was empty unless it came from there
   // (runq_get takes runnext first, and only this P's owner fills it), so
   // schedule() still runs it next.
-  if (next->lockedm || !next->ctx) {
+  //
+  // It must also not be claimed by a scanner (suspend_g holds kGScan on a
+  // runnable G while it scans its stack): g0 would wait for the claim,
+  // but here g itself would spin - and the claimant may be g, parking
+  // before its resume_g, which no one could then ever run. So take the G
+  // running with a plain CAS; a claimed one goes back, and g0 waits.
+  uint32_t runnable = kGRunnable;
+  if (next->lockedm || !next->ctx ||
+      !next->status.compare_exchange_strong(runnable, kGRunning, std::memory_order_acq_rel)) {
     runq_put(p, next, true);
     return nullptr;
   }
   return next;
 }
 
-// Switches from g to next (taken by take_direct_next) on M m.
+// Switches from g to next (taken by take_direct_next, already kGRunning)
+// on M m.
 void switch_direct(G* g, M* m, P* p, G* next, bool inherit, DirectSwitch* d) {
-  cas_status(next, kGRunnable, kGRunning);  // waits out a scan claim
   if (!inherit) begin_time_slice(p);
   // Release, as execute: sysmon and suspend_g reach next through these.
   g->m.store(nullptr, std::memory_order_relaxed);

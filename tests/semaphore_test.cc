@@ -480,15 +480,20 @@ TEST(SemaphorePlain, ThreadWaitsAndCancels) {
     sem.acquire(1);
     auto [ctx, cancel] = rt::with_cancel(rt::Context::background());
     ContextError first = ContextError::kCanceled, second = ContextError::kNone;
+    std::atomic<bool> first_done{false};
     std::vector<std::thread> threads;
     threads.emplace_back([&, ctx = ctx] {
       first = sem.acquire(ctx, 1);  // granted by the release below
-      sem.release(1);
+      if (first == ContextError::kNone) sem.release(1);
+      first_done = true;
       rt::Semaphore none(0);
       second = none.acquire(ctx, 1);  // over capacity: until cancelled
     });
-    rt::sleep(5ms);
+    rt::sleep(5ms);  // usually the thread is waiting by now; either way works
     sem.release(1);
+    // Cancel only once the first acquire is over (a slow thread start must
+    // not turn it into a cancellation).
+    while (!first_done.load()) rt::sleep(1ms);
     rt::sleep(5ms);
     cancel();
     join_all(threads);
