@@ -12,6 +12,15 @@ namespace rt::sched {
 void schedinit();
 bool started();
 
+// errno of the calling thread, looked up afresh on every call. errno is
+// per thread and __errno_location() is declared const, so in one function
+// the compiler may reuse the address it computed before a goroutine switch;
+// after the switch the goroutine may run on another thread, and that
+// address is the old thread's errno. Code that keeps errno across a point
+// where the goroutine may move restores it with set_thread_errno.
+__attribute__((noipa)) int thread_errno();
+__attribute__((noipa)) void set_thread_errno(int v);
+
 // Creates a goroutine running `fn` and makes it runnable (in the current P's
 // runnext when called from a goroutine, else on the global run queue).
 G* newproc(Task fn, bool system = false);
