@@ -162,7 +162,7 @@ SyscallScope::~SyscallScope() {
   if (active_) {
     int saved = errno;  // the blocking call's errno must survive the hand-off
     sched::exitsyscall();
-    errno = saved;
+    sched::set_thread_errno(saved);  // on the thread we resumed on (proc.h)
   }
 }
 

@@ -198,7 +198,8 @@ void goyield() {
 
 extern "C" void rt_async_preempt_park() {
   // The interrupted code may be between a system call and its errno check;
-  // errno lives in the thread, and the goroutine may resume on another one.
+  // errno lives in the thread, and the goroutine may resume on another one
+  // (so it is restored through set_thread_errno, see proc.h).
   int saved_errno = errno;
   M* m = current_m();
   G* g = m->curg.load(std::memory_order_relaxed);
@@ -206,7 +207,7 @@ extern "C" void rt_async_preempt_park() {
   m->action = g->preempt_stop.load(std::memory_order_relaxed) ? SwitchAction::kPreemptStop
                                                                : SwitchAction::kPreempt;
   switch_to_g0(g, m);
-  errno = saved_errno;
+  set_thread_errno(saved_errno);
 }
 
 void preempt_check_slow() {

@@ -116,6 +116,9 @@ void allg_add(G* g) {
 
 M* current_m() { return t_m; }
 
+int thread_errno() { return errno; }
+void set_thread_errno(int v) { errno = v; }
+
 G* getg() {
   M* m = current_m();
   return m ? m->curg.load(std::memory_order_relaxed) : nullptr;

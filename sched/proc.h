@@ -12,6 +12,15 @@ namespace rt::sched {
 void schedinit();
 bool started();
 
+// errno of the calling thread, looked up afresh on every call. errno is
+// per thread and __errno_location() is declared const, so in one function
+// the compiler may reuse the address it computed before a goroutine switch;
+// after the switch the goroutine may run on another thread, and that
+// address is the old thread's errno. Code that keeps errno across a point
+// where the goroutine may move restores it with set_thread_errno.
+__attribute__((noipa)) int thread_errno();
+__attribute__((noipa)) void set_thread_errno(int v);
+
 // Creates a goroutine running `fn` and makes it runnable (in the current P's
 // runnext when called from a goroutine, else on the global run queue).
 G* newproc(Task fn, bool system = false);
@@ -104,8 +113,13 @@ inline P* getp() {
 // be missed.
 void for_each_g(void (*f)(G*, void*), void* arg);
 
-// Dumps every goroutine to stderr (SIGQUIT, fatal errors).
+// Dumps every goroutine to stderr (fatal errors, deadlock reports).
 void dump_goroutines();
+// The same from a signal handler (SIGQUIT) that interrupted `ucontext`: no
+// lock and no allocation, so function names are printed as the symbol
+// table has them (mangled), and the interrupted goroutine's trace comes
+// from the context's frame pointers.
+void dump_goroutines_from_signal(const void* ucontext);
 void dump_goroutines_after_fatal();
 
 }  // namespace rt::sched

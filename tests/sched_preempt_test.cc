@@ -246,6 +246,62 @@ TEST_F(SchedPreempt, PreemptedComputationIsExact) {
   });
 }
 
+// errno belongs to the thread, but a goroutine's errno must survive an
+// asynchronous preemption that moves it to another thread (the trampoline
+// saves it and restores it on the thread the goroutine resumes on), and
+// must not be written into the old thread, which by then runs another
+// goroutine. Three spinners on two Ps, each owning a distinct errno value,
+// check it on every round of a loop without safe points until they have
+// changed threads a few times. The check itself runs in a no-preempt
+// scope: a preemption between __errno_location() and the load would read
+// the old thread's errno whatever the runtime does (see HAZARDS.md).
+__attribute__((noinline)) void errno_spin(int mine, const std::atomic<bool>* stop,
+                                          std::atomic<uint64_t>* bad,
+                                          std::atomic<uint64_t>* moves) {
+  {
+    rt::NoPreemptScope np;
+    set_fresh_errno(mine);
+  }
+  int tid = gettid_();
+  uint64_t x = 1;
+  for (uint64_t i = 0; !stop->load(std::memory_order_relaxed); i++) {
+    x = register_work(x);  // mostly this: user code, preemptible anywhere
+    if ((i & 15) != 0) continue;
+    rt::NoPreemptScope np;
+    if (fresh_errno() != mine) {
+      bad->fetch_add(1, std::memory_order_relaxed);
+      set_fresh_errno(mine);
+    }
+    int t = gettid_();
+    if (t != tid) moves->fetch_add(1, std::memory_order_relaxed);
+    tid = t;
+  }
+  __asm__ volatile("" : : "r"(x));
+}
+
+TEST_F(SchedPreempt, ErrnoSurvivesAsyncPreemption) {
+  in_rt([] {
+    ProcsGuard guard;
+    rt::gomaxprocs(2);
+    constexpr int kN = 3;
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> bad{0}, moves{0};
+    Join join(kN);
+    for (int i = 0; i < kN; i++) {
+      rt::go([&, i] {
+        errno_spin(1000 + i, &stop, &bad, &moves);
+        join.done();
+      });
+    }
+    Watchdog wd(&stop, 10000ms);
+    EXPECT_TRUE(eventually([&] { return moves.load() >= 6; }, 10000ms))
+        << "the spinners changed threads only " << moves.load() << " times";
+    stop = true;
+    join.wait();
+    EXPECT_EQ(bad.load(), 0u) << "a spinner saw another goroutine's or thread's errno";
+  });
+}
+
 // NoPreemptScope: the spinner keeps its P while the scope is held; the
 // sleeper wakes only when the loop ends by itself (300 ms). Nested scopes
 // count: leaving the inner one keeps preemption off.

@@ -154,23 +154,25 @@ TEST_F(SchedSyscall, ErrnoPreservedAcrossScope) {
       }
       busy.done();
     });
+    // errno is read with fresh_errno: a plain read here could reuse the
+    // errno address of the thread the round started on.
     int moved = 0;
     for (int i = 0; i < 20; i++) {
       int tid0 = gettid_();
-      errno = 0;
+      set_fresh_errno(0);
       long r = rt::blocking([] {
         nanosleep_ms(5);
         return static_cast<long>(read(-1, nullptr, 0));  // EBADF
       });
-      int e = errno;
+      int e = fresh_errno();
       EXPECT_EQ(r, -1);
       EXPECT_EQ(e, EBADF) << "errno lost across the syscall scope (round " << i << ")";
       {
         rt::SyscallScope s;
         nanosleep_ms(2);
-        errno = ENOTTY;
+        set_fresh_errno(ENOTTY);
       }
-      EXPECT_EQ(errno, ENOTTY);
+      EXPECT_EQ(fresh_errno(), ENOTTY) << "round " << i;
       if (gettid_() != tid0) moved++;
     }
     stop = true;
