@@ -577,33 +577,26 @@ top:
     m->spinning = false;
     if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) - 1 < 0)
       fatal("find_runnable: negative nmspinning");
+    // Work appeared: take an idle P and spin again (false if none is idle).
+    auto respin = [m] {
+      sched.lock.lock();
+      P* np = pidleget();
+      sched.lock.unlock();
+      if (!np) return false;
+      acquirep(np);
+      m->spinning = true;
+      sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      return true;
+    };
     // The global queue too: a submitter without a P (a plain thread) that
     // saw us spinning woke nobody.
-    {
-      sched.lock.lock();
-      P* np = sched.runq_size.load(std::memory_order_relaxed) > 0 ? pidleget() : nullptr;
-      sched.lock.unlock();
-      if (np) {
-        acquirep(np);
-        m->spinning = true;
-        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
-        goto top;
-      }
-    }
+    if (sched.runq_size.load(std::memory_order_relaxed) > 0 && respin()) goto top;
 
     // Submitters check nmspinning after publishing work; we check the
     // queues after unpublishing ourselves (seq_cst on both sides).
     for (int32_t i = 0; i < procs; i++) {
       if (!runq_empty(allp[i])) {
-        sched.lock.lock();
-        P* np = pidleget();
-        sched.lock.unlock();
-        if (np) {
-          acquirep(np);
-          m->spinning = true;
-          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
-          goto top;
-        }
+        if (respin()) goto top;
         break;
       }
     }

@@ -35,32 +35,36 @@ struct EhGlobals {
 };
 extern "C" EhGlobals* __cxa_get_globals() noexcept;
 
-struct GSwitchState {
-  EhGlobals eh;
-};
-
-// G -> g0. Saves the G's exception state, switches, and on resume (maybe on
-// another M) restores it and records the resuming g0's context. Returns the
-// data the resumer passed.
-inline void* switch_to_g0(G* g, M* m) {
+// Switches g off this M: saves g's exception state, tells the sanitizers
+// which stack comes next (to_lo/to_size, to_tsan), runs jump (which leaves
+// g's stack), and on resume - maybe on another M - records the resuming
+// g0's context (t.fctx) and restores g's exception state.
+template <typename Jump>
+inline void switch_out(G* g, M* m, const void* to_lo, size_t to_size, void* to_tsan, Jump jump) {
+  (void)g, (void)to_lo, (void)to_size, (void)to_tsan;  // the sanitizer annotations use them
   EhGlobals* eh = static_cast<EhGlobals*>(m->eh_globals);
   EhGlobals saved = *eh;
   *eh = EhGlobals{};
 #if defined(RT_ASAN)
-  __sanitizer_start_switch_fiber(&g->asan_fake_stack, m->g0_stack_bottom, m->g0_stack_size);
+  __sanitizer_start_switch_fiber(&g->asan_fake_stack, to_lo, to_size);
 #endif
 #if defined(RT_TSAN)
-  __tsan_switch_to_fiber(m->g0_tsan_fiber, 0);
+  __tsan_switch_to_fiber(to_tsan, 0);
 #endif
-  transfer_t t = boost::context::detail::jump_fcontext(m->g0ctx, g);
-  // Resumed by some M's g0: t.fctx is that g0's context.
+  transfer_t t = jump();
   M* now = current_m();
   now->g0ctx = t.fctx;
 #if defined(RT_ASAN)
   __sanitizer_finish_switch_fiber(g->asan_fake_stack, nullptr, nullptr);
 #endif
   *static_cast<EhGlobals*>(now->eh_globals) = saved;
-  return t.data;
+}
+
+// G -> g0. Returns when some M's g0 (or a G that switched to g directly)
+// resumes g.
+inline void switch_to_g0(G* g, M* m) {
+  switch_out(g, m, m->g0_stack_bottom, m->g0_stack_size, m->g0_tsan_fiber,
+             [&] { return boost::context::detail::jump_fcontext(m->g0ctx, g); });
 }
 
 // G -> g0 for the last time (the G has finished): no state to keep.
@@ -82,24 +86,9 @@ inline void* switch_to_g0(G* g, M* m) {
 // g0 had resumed it. The caller has made next the M's current G.
 inline void switch_g_to_g(G* g, M* m, G* next, void* arg,
                           transfer_t (*ontop)(transfer_t)) {
-  (void)g;  // used by the sanitizer annotations only
-  EhGlobals* eh = static_cast<EhGlobals*>(m->eh_globals);
-  EhGlobals saved = *eh;
-  *eh = EhGlobals{};
-#if defined(RT_ASAN)
-  __sanitizer_start_switch_fiber(&g->asan_fake_stack, reinterpret_cast<const void*>(next->stack.lo),
-                                 next->stack.size());
-#endif
-#if defined(RT_TSAN)
-  __tsan_switch_to_fiber(next->tsan_fiber, 0);
-#endif
-  transfer_t t = boost::context::detail::ontop_fcontext(next->ctx, arg, ontop);
-  M* now = current_m();
-  now->g0ctx = t.fctx;
-#if defined(RT_ASAN)
-  __sanitizer_finish_switch_fiber(g->asan_fake_stack, nullptr, nullptr);
-#endif
-  *static_cast<EhGlobals*>(now->eh_globals) = saved;
+  switch_out(g, m, reinterpret_cast<const void*>(next->stack.lo), next->stack.size(),
+             next->tsan_fiber,
+             [&] { return boost::context::detail::ontop_fcontext(next->ctx, arg, ontop); });
 }
 
 // g0 -> G. Returns when a G switches back - g, or another G that g switched
