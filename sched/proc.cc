@@ -68,10 +68,20 @@ std::atomic<int64_t> g_system_gs{0};
 std::atomic<int32_t> g_msyscall{0};
 
 // Registry of every G ever created (Gs are never freed, only reused), for
-// dumps and the collector's root scan.
+// dumps and the collector's root scan. Appended under g_allg_lock; the
+// array and the count are also published (release) for the SIGQUIT dump,
+// which reads them without the lock (it may interrupt a holder), so an
+// array outgrown by a bigger one is never freed: it is kept on a list, in
+// use as far as leak checkers can tell.
 rt::detail::Lock g_allg_lock;
-G** g_allg = nullptr;
-size_t g_nallg = 0, g_allg_cap = 0;
+std::atomic<G**> g_allg{nullptr};
+std::atomic<size_t> g_nallg{0};
+size_t g_allg_cap = 0;  // g_allg_lock
+struct RetiredAllg {
+  G** array;
+  RetiredAllg* next;
+};
+RetiredAllg* g_allg_retired = nullptr;  // g_allg_lock
 
 constexpr size_t kMStackSize = 1 << 20;  // g0 stack of an M thread
 
@@ -83,15 +93,19 @@ M* new_m_struct() {
 
 void allg_add(G* g) {
   LockGuard lk(g_allg_lock);
-  if (g_nallg == g_allg_cap) {
+  size_t n = g_nallg.load(std::memory_order_relaxed);
+  G** all = g_allg.load(std::memory_order_relaxed);
+  if (n == g_allg_cap) {
     size_t cap = g_allg_cap ? g_allg_cap * 2 : 1024;
-    G** n = new G*[cap];
-    for (size_t i = 0; i < g_nallg; i++) n[i] = g_allg[i];
-    delete[] g_allg;  // readers (for_each_g) hold g_allg_lock
-    g_allg = n;
+    G** grown = new G*[cap];
+    for (size_t i = 0; i < n; i++) grown[i] = all[i];
+    if (all) g_allg_retired = new RetiredAllg{all, g_allg_retired};
+    all = grown;
+    g_allg.store(all, std::memory_order_release);
     g_allg_cap = cap;
   }
-  g_allg[g_nallg++] = g;
+  all[n] = g;
+  g_nallg.store(n + 1, std::memory_order_release);
 }
 
 }  // namespace
@@ -123,7 +137,16 @@ int64_t user_goroutines() { return g_user_gs.load(std::memory_order_relaxed); }
 
 void for_each_g(void (*f)(G*, void*), void* arg) {
   LockGuard lk(g_allg_lock);
-  for (size_t i = 0; i < g_nallg; i++) f(g_allg[i], arg);
+  G** all = g_allg.load(std::memory_order_relaxed);
+  size_t n = g_nallg.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; i++) f(all[i], arg);
+}
+
+void for_each_g_nolock(void (*f)(G*, void*), void* arg) {
+  // The count first: the array published before it holds that many.
+  size_t n = g_nallg.load(std::memory_order_acquire);
+  G** all = g_allg.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; i++) f(all[i], arg);
 }
 
 // ---------------------------------------------------------------------------

@@ -98,9 +98,17 @@ inline P* getp() {
 // Iterate all Gs (for dumps, the collector's stack scan). `f` runs with the
 // G registry lock held: it must not park or take the scheduler lock.
 void for_each_g(void (*f)(G*, void*), void* arg);
+// The same without the lock, for signal handlers: sees every G registered
+// before the call, maybe not those registered meanwhile.
+void for_each_g_nolock(void (*f)(G*, void*), void* arg);
 
-// Dumps every goroutine to stderr (SIGQUIT, fatal errors).
+// Dumps every goroutine to stderr (fatal errors, deadlock reports).
 void dump_goroutines();
+// The same from a signal handler (SIGQUIT) that interrupted `ucontext`: no
+// lock and no allocation, so function names are printed as the symbol
+// table has them (mangled), and the interrupted goroutine's trace comes
+// from the context's frame pointers.
+void dump_goroutines_from_signal(const void* ucontext);
 void dump_goroutines_after_fatal();
 
 }  // namespace rt::sched

@@ -62,11 +62,11 @@ void fault_handler(int sig, siginfo_t* info, void* uctx) {
   forward(sig, info, uctx);
 }
 
-void sigquit_handler(int, siginfo_t*, void*) {
+void sigquit_handler(int, siginfo_t*, void* uctx) {
   rt::detail::FixedText t;
   t << "SIGQUIT: quit\n\n";
   t.write_to(2);
-  dump_goroutines();
+  dump_goroutines_from_signal(uctx);
   _exit(2);
 }
 

@@ -3,6 +3,7 @@
 
 #include <cxxabi.h>
 #include <execinfo.h>
+#include <ucontext.h>
 
 #include <cstdlib>
 
@@ -14,13 +15,13 @@ namespace rt::sched {
 
 namespace {
 
-void print_frame(uintptr_t pc, int fd) {
+void print_frame(uintptr_t pc, int fd, bool demangle) {
   rt::detail::FixedText t;
   uintptr_t off = 0;
   const char* name = symtab_lookup(pc, &off);
   if (name) {
     int status = 0;
-    char* dem = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+    char* dem = demangle ? abi::__cxa_demangle(name, nullptr, nullptr, &status) : nullptr;
     t << "  " << (status == 0 && dem ? dem : name);
     free(dem);
     t << "+";
@@ -32,31 +33,45 @@ void print_frame(uintptr_t pc, int fd) {
   t.write_to(fd);
 }
 
+// Prints pc, then the return addresses of the frame-pointer chain from rbp,
+// while it stays word-aligned, climbs, and lies in [lo, hi).
+void walk_frames(uintptr_t pc, uintptr_t rbp, uintptr_t lo, uintptr_t hi, int fd, bool demangle) {
+  print_frame(pc, fd, demangle);
+  for (int depth = 0; depth < 64; depth++) {
+    if (rbp < lo || rbp + 16 > hi || (rbp & 7) != 0) break;
+    uintptr_t ret = *reinterpret_cast<uintptr_t*>(rbp + 8);
+    uintptr_t next = *reinterpret_cast<uintptr_t*>(rbp);
+    if (ret == 0) break;
+    print_frame(ret, fd, demangle);
+    if (next <= rbp) break;
+    lo = rbp;
+    rbp = next;
+  }
+}
+
 }  // namespace
 
 void print_current_backtrace(int fd) {
   void* frames[64];
   int n = backtrace(frames, 64);
   // Skip this function and the panic/fatal machinery's own frame.
-  for (int i = 1; i < n; i++) print_frame(reinterpret_cast<uintptr_t>(frames[i]), fd);
+  for (int i = 1; i < n; i++) print_frame(reinterpret_cast<uintptr_t>(frames[i]), fd, true);
 }
 
-void print_g_backtrace(G* g, int fd) {
+void print_g_backtrace(G* g, int fd, bool demangle) {
   uintptr_t sp = reinterpret_cast<uintptr_t>(g->ctx);
   if (sp < g->stack.lo || sp + 0x40 > g->stack.hi) return;
   uintptr_t rbp = *reinterpret_cast<uintptr_t*>(sp + 0x30);
   uintptr_t pc = *reinterpret_cast<uintptr_t*>(sp + 0x38);
-  print_frame(pc, fd);
-  for (int depth = 0; depth < 64; depth++) {
-    if (rbp < sp || rbp + 16 > g->stack.hi || (rbp & 7) != 0) break;
-    uintptr_t ret = *reinterpret_cast<uintptr_t*>(rbp + 8);
-    uintptr_t next = *reinterpret_cast<uintptr_t*>(rbp);
-    if (ret == 0) break;
-    print_frame(ret, fd);
-    if (next <= rbp) break;
-    sp = rbp;
-    rbp = next;
-  }
+  walk_frames(pc, rbp, sp, g->stack.hi, fd, demangle);
+}
+
+void print_context_backtrace(G* g, const void* ucontext, int fd) {
+  const greg_t* r = static_cast<const ucontext_t*>(ucontext)->uc_mcontext.gregs;
+  auto sp = static_cast<uintptr_t>(r[REG_RSP]);
+  if (sp < g->stack.lo || sp >= g->stack.hi) return;  // not on its own stack: nothing to walk
+  walk_frames(static_cast<uintptr_t>(r[REG_RIP]), static_cast<uintptr_t>(r[REG_RBP]), sp,
+              g->stack.hi, fd, /*demangle=*/false);
 }
 
 namespace {
@@ -74,7 +89,10 @@ const char* status_string(uint32_t s) {
   return "?";
 }
 
-void dump_one(G* g, void*) {
+// arg: the interrupted context when called from a signal handler, else
+// nullptr.
+void dump_one(G* g, void* signal_context) {
+  bool demangle = signal_context == nullptr;
   uint32_t s = g->status.load(std::memory_order_acquire);
   if (s == kGDead || s == kGIdle) return;
   rt::detail::FixedText t;
@@ -89,9 +107,14 @@ void dump_one(G* g, void*) {
   t.write_to(2);
   uint32_t st = s & ~kGScan;
   if (st == kGWaiting || st == kGRunnable || st == kGPreempted) {
-    print_g_backtrace(g, 2);
+    print_g_backtrace(g, 2, demangle);
   } else if (g == getg()) {
-    print_current_backtrace(2);
+    // backtrace() may allocate (on first use): not from a signal handler.
+    if (signal_context) {
+      print_context_backtrace(g, signal_context, 2);
+    } else {
+      print_current_backtrace(2);
+    }
   }
   rt::detail::FixedText nl;
   nl << "\n";
@@ -101,5 +124,9 @@ void dump_one(G* g, void*) {
 }  // namespace
 
 void dump_goroutines() { for_each_g(dump_one, nullptr); }
+
+void dump_goroutines_from_signal(const void* ucontext) {
+  for_each_g_nolock(dump_one, const_cast<void*>(ucontext));
+}
 
 }  // namespace rt::sched
