@@ -1,7 +1,6 @@
 // mheap: see mheap.h.
 #include "alloc/mheap.h"
 
-#include <mimalloc.h>
 
 #include <bit>
 #include <new>
@@ -10,6 +9,7 @@
 #include "alloc/scavenger.h"
 #include "alloc/sysmem.h"
 #include "runtime/fatal.h"
+#include "runtime/meta_alloc.h"
 
 namespace rt::alloc {
 
@@ -108,7 +108,7 @@ void MHeap::setup_span(MSpan* s, uintptr_t base, size_t npages, SpanClass sc, bo
   }
   s->nwords = static_cast<uint16_t>((s->nelems + 63) / 64);
   // Four bitmaps in one block: alloc, mark, local_free, remote_free.
-  void* mem = mi_malloc(size_t{4} * s->nwords * sizeof(std::atomic<uint64_t>));
+  void* mem = rt::detail::meta_malloc(size_t{4} * s->nwords * sizeof(std::atomic<uint64_t>));
   if (!mem) rt::detail::fatal("runtime: out of memory for span bitmaps");
   auto* bits = static_cast<std::atomic<uint64_t>*>(mem);
   for (size_t i = 0; i < size_t{4} * s->nwords; i++) new (&bits[i]) std::atomic<uint64_t>(0);
@@ -177,7 +177,7 @@ void MHeap::free_span(MSpan* s) {
   s->state.store(SpanState::kDead, std::memory_order_release);
   size_t first = (s->start - base_) >> kPageShift;
   for (size_t i = 0; i < s->npages; i++) spans_[first + i].store(nullptr, std::memory_order_release);
-  mi_free(s->alloc_bits);
+  rt::detail::meta_free(s->alloc_bits);
   s->alloc_bits = s->mark_bits = s->local_free = s->remote_free = nullptr;
   inuse_pages_.fetch_sub(s->npages, std::memory_order_relaxed);
   LockGuard g(lock_);

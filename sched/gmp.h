@@ -118,7 +118,8 @@ struct G {
   Task task;
   void* gls[kGlsSlots] = {};
 
-  // Sanitizer bookkeeping for fiber switches.
+  // Sanitizer bookkeeping for fiber switches. tsan_fiber: the TSan fiber
+  // it runs on from its first run to its exit (gcache.cc).
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;
 };

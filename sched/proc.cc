@@ -36,6 +36,7 @@
 #include "alloc/mcache.h"
 #include "runtime/env.h"
 #include "runtime/fatal.h"
+#include "runtime/tsan.h"
 #include "sched/panic.h"
 #include "sched/preempt.h"
 #include "sched/sema.h"
@@ -371,8 +372,10 @@ namespace {
 
 void goexit0(G* g);
 
-// First code run on a new goroutine's stack.
-void g_entry(transfer_t t) {
+// First code run on a new goroutine's stack. Never instrumented by TSan: it
+// never returns (exit_to_g0), so its function-entry record would stay on
+// the fiber's shadow stack, one more for every goroutine the fiber runs.
+RT_NO_TSAN void g_entry(transfer_t t) {
   M* m = static_cast<M*>(t.data);
   m->g0ctx = t.fctx;
 #if defined(RT_ASAN)
@@ -396,9 +399,6 @@ G* newproc(Task fn, bool system) {
   G* g = gfget(cm ? cm->p : nullptr);
   if (!g) {
     g = new G();
-#if defined(RT_TSAN)
-    g->tsan_fiber = __tsan_create_fiber(0);
-#endif
     allg_add(g);
   }
   g->id = g_next_goid.fetch_add(1, std::memory_order_relaxed);
@@ -440,6 +440,10 @@ void goexit0(G* g) {
   stack_put(m->p, g->stack);
   g->stack = Stack{};
   g->ctx = nullptr;
+#if defined(RT_TSAN)
+  tsan_fiber_put(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
+#endif
   (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
   g->m.store(nullptr, std::memory_order_relaxed);
   m->curg.store(nullptr, std::memory_order_relaxed);
@@ -809,6 +813,9 @@ void execute(G* g, bool inherit_time) {
       g->stack = stack_get(p);
       g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
                                                      g->stack.size(), g_entry);
+#if defined(RT_TSAN)
+      g->tsan_fiber = tsan_fiber_get();  // gcache.cc
+#endif
     }
     switch_to_g(m, g);
     // Back on g0 (g0 never migrates: m is still this thread's M).

@@ -82,6 +82,11 @@ Stack stack_get(P* p);
 void stack_put(P* p, Stack s);
 G* gfget(P* p);
 void gfput(P* p, G* g);
+#if defined(RT_TSAN)
+// The TSan fiber a goroutine runs on, from its first run to its exit.
+void* tsan_fiber_get();
+void tsan_fiber_put(void* fiber);
+#endif
 
 // Counts for num_goroutine and deadlock detection.
 int64_t user_goroutines();
