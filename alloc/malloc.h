@@ -48,12 +48,12 @@ extern void (*g_alloc_safepoint)();
 // count as holding a runtime lock, which the handler respects.
 struct NoAsyncPreempt {
   NoAsyncPreempt() {
-    ++rt::detail::t_runtime_locks;
+    rt::detail::runtime_locks_inc();
     std::atomic_signal_fence(std::memory_order_seq_cst);
   }
   ~NoAsyncPreempt() {
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    --rt::detail::t_runtime_locks;
+    rt::detail::runtime_locks_dec();
   }
 };
 

@@ -1,7 +1,7 @@
 // mheap: see mheap.h.
 #include "alloc/mheap.h"
 
-#include <mimalloc.h>
+#include <sched.h>
 
 #include <bit>
 #include <new>
@@ -10,6 +10,7 @@
 #include "alloc/scavenger.h"
 #include "alloc/sysmem.h"
 #include "runtime/fatal.h"
+#include "runtime/meta_alloc.h"
 
 namespace rt::alloc {
 
@@ -107,16 +108,18 @@ void MHeap::setup_span(MSpan* s, uintptr_t base, size_t npages, SpanClass sc, bo
     s->limit = base + size_t{c.nobjs} * c.size;
   }
   s->nwords = static_cast<uint16_t>((s->nelems + 63) / 64);
-  // Five bitmaps in one block: alloc, mark, local_free, remote_free, managed.
-  void* mem = mi_malloc(size_t{5} * s->nwords * sizeof(std::atomic<uint64_t>));
+  // Six bitmaps in one block: alloc, local_free, remote_free, managed and
+  // the collector's two mark bitmaps.
+  void* mem = rt::detail::meta_malloc(size_t{6} * s->nwords * sizeof(std::atomic<uint64_t>));
   if (!mem) rt::detail::fatal("runtime: out of memory for span bitmaps");
   auto* bits = static_cast<std::atomic<uint64_t>*>(mem);
-  for (size_t i = 0; i < size_t{5} * s->nwords; i++) new (&bits[i]) std::atomic<uint64_t>(0);
+  for (size_t i = 0; i < size_t{6} * s->nwords; i++) new (&bits[i]) std::atomic<uint64_t>(0);
   s->alloc_bits = bits;
-  s->mark_bits = bits + s->nwords;
-  s->local_free = bits + 2 * s->nwords;
-  s->remote_free = bits + 3 * s->nwords;
-  s->managed_bits = bits + 4 * s->nwords;
+  s->local_free = bits + s->nwords;
+  s->remote_free = bits + 2 * s->nwords;
+  s->managed_bits = bits + 3 * s->nwords;
+  s->gc_marks[0] = bits + 4 * s->nwords;
+  s->gc_marks[1] = bits + 5 * s->nwords;
   s->freeindex.store(0, std::memory_order_relaxed);
   s->alloc_count.store(0, std::memory_order_relaxed);
   s->count_at_cache = 0;
@@ -175,16 +178,50 @@ MSpan* MHeap::alloc_span(size_t npages, SpanClass sc, Cache* cache) {
 }
 
 void MHeap::free_span(MSpan* s) {
+  releases_inflight_.fetch_add(1, std::memory_order_seq_cst);
+  if (span_walkers_.load(std::memory_order_seq_cst) != 0) {
+    {
+      LockGuard g(lock_);
+      s->next = deferred_free_;
+      deferred_free_ = s;
+    }
+    releases_inflight_.fetch_sub(1, std::memory_order_release);
+    return;
+  }
   s->state.store(SpanState::kDead, std::memory_order_release);
   size_t first = (s->start - base_) >> kPageShift;
   for (size_t i = 0; i < s->npages; i++) spans_[first + i].store(nullptr, std::memory_order_release);
-  mi_free(s->alloc_bits);
-  s->alloc_bits = s->mark_bits = s->local_free = s->remote_free = s->managed_bits = nullptr;
+  rt::detail::meta_free(s->alloc_bits);
+  s->alloc_bits = s->local_free = s->remote_free = s->managed_bits = s->gc_marks[0] = s->gc_marks[1] = nullptr;
   inuse_pages_.fetch_sub(s->npages, std::memory_order_relaxed);
-  LockGuard g(lock_);
-  pages_.free(s->start, s->npages);
-  s->next = span_pool_;
-  span_pool_ = s;
+  {
+    LockGuard g(lock_);
+    pages_.free(s->start, s->npages);
+    s->next = span_pool_;
+    span_pool_ = s;
+  }
+  releases_inflight_.fetch_sub(1, std::memory_order_release);
+}
+
+void MHeap::begin_span_walk() {
+  span_walkers_.fetch_add(1, std::memory_order_seq_cst);
+  while (releases_inflight_.load(std::memory_order_seq_cst) != 0) sched_yield();
+}
+
+void MHeap::end_span_walk() {
+  if (span_walkers_.fetch_sub(1, std::memory_order_seq_cst) != 1) return;
+  MSpan* list;
+  {
+    LockGuard g(lock_);
+    list = deferred_free_;
+    deferred_free_ = nullptr;
+  }
+  while (list) {
+    MSpan* next = list->next;
+    list->next = nullptr;
+    free_span(list);
+    list = next;
+  }
 }
 
 PageAlloc::CacheWindow MHeap::alloc_window() {

@@ -54,8 +54,18 @@ class MHeap {
   // published. `cache` (may be null) supplies a page cache and span structs.
   // Returns nullptr when the reservation is exhausted.
   MSpan* alloc_span(size_t npages, SpanClass sc, Cache* cache);
-  // Returns an in-use span's pages to the page allocator.
+  // Returns an in-use span's pages to the page allocator (deferred while a
+  // span walk is on).
   void free_span(MSpan* s);
+
+  // A walk over every in-use span by a thread that owns none of them (the
+  // collector's sweeper): between begin and end no span struct is freed or
+  // reused and no bitmap released; spans freed meanwhile wait and go back
+  // at the last end_span_walk. Dekker handshake, seq_cst on both sides:
+  // free_span counts itself in flight, then checks for walkers; a walker
+  // counts itself, then waits until no release is in flight.
+  void begin_span_walk();
+  void end_span_walk();
 
   // The in-use span holding address p, or nullptr. Safe from any thread.
   MSpan* span_of(uintptr_t p) const {
@@ -122,6 +132,9 @@ class MHeap {
   std::atomic<size_t> cached_pages_{0};           // free pages in page caches
   std::atomic<size_t> cached_released_pages_{0};  // ... released to the OS
   std::atomic<uint32_t> sweepgen_{0};
+  std::atomic<uint32_t> span_walkers_{0};
+  std::atomic<uint32_t> releases_inflight_{0};
+  MSpan* deferred_free_ = nullptr;  // released during a walk; guarded by lock_
   MCentral central_[kNumSpanClasses];
 };
 

@@ -7,8 +7,9 @@
 //   before); allocation scans upward from it and never looks back.
 // - alloc_cache: the complement of alloc_bits starting at freeindex, so the
 //   next free slot is one count-trailing-zeros away (the fast path).
-// - mark_bits: the collector's mark bits; sweeping makes them the new
-//   alloc_bits (the collector issue swaps them; allocation never reads them).
+// - gc_marks[2]: the collector's mark bits, two bitmaps used by alternate
+//   cycles (gc/phase.h); the allocator never reads them. The collector
+//   frees dead objects through the explicit-free path below.
 // - managed_bits: bit i set = slot i holds an object made by rt::make (the
 //   collector owns it: gc/heapobj.h). Set atomically by the allocating
 //   thread, cleared by the collector before it frees the slot; slots without
@@ -73,7 +74,7 @@ struct MSpan {
   bool local_pending = false;   // owner freed something since last reclaim
   uint64_t alloc_cache = 0;
   std::atomic<uint64_t>* alloc_bits = nullptr;
-  std::atomic<uint64_t>* mark_bits = nullptr;
+  std::atomic<uint64_t>* gc_marks[2] = {nullptr, nullptr};
   std::atomic<uint64_t>* local_free = nullptr;
   std::atomic<uint64_t>* remote_free = nullptr;
   std::atomic<uint64_t>* managed_bits = nullptr;

@@ -1,11 +1,10 @@
 // Channel send, receive and close. See hchan.h for the design.
-#include <mimalloc.h>
-
 #include <cstring>
 #include <new>
 
 #include "chan/hchan.h"
 #include "runtime/fatal.h"
+#include "runtime/meta_alloc.h"
 #include "sched/proc.h"
 
 namespace rt::detail {
@@ -109,14 +108,15 @@ void init_sudog(Sudog* s, ChanCore* c, void* elem) {
 
 ChanCore* chan_make(const ElemOps* ops, size_t cap) {
   if (cap > (size_t{1} << 40) / (ops->size ? ops->size : 1)) throw rt::Panic("makechan: size out of range");
-  void* mem = mi_malloc_aligned(sizeof(ChanCore), alignof(ChanCore));
+  void* mem = rt::detail::meta_malloc_aligned(sizeof(ChanCore), alignof(ChanCore));
   if (!mem) rt::detail::fatal("makechan: out of memory");
   ChanCore* c = new (mem) ChanCore();
   c->ops = ops;
   c->cap = cap;
   if (cap > 0 && ops->size > 0) {
     c->slot = (ops->size + ops->align - 1) & ~(ops->align - 1);
-    c->buf = static_cast<unsigned char*>(mi_malloc_aligned(c->slot * cap, ops->align));
+    c->buf = static_cast<unsigned char*>(
+        rt::detail::meta_malloc_aligned(c->slot * cap, ops->align));
     if (!c->buf) rt::detail::fatal("makechan: out of memory");
   }
   return c;
@@ -129,9 +129,9 @@ void chan_release(ChanCore* c) {
   // Last reference: nobody can be queued (a waiter holds a reference).
   size_t n = c->qcount.load(std::memory_order_relaxed);
   for (size_t i = 0; i < n; i++) c->ops->destroy(c->slot_at((c->recvx + i) % c->cap));
-  mi_free(c->buf);
+  rt::detail::meta_free(c->buf);
   c->~ChanCore();
-  mi_free(c);
+  rt::detail::meta_free(c);
 }
 
 size_t chan_len(const ChanCore* c) { return c->qcount.load(std::memory_order_relaxed); }

@@ -37,7 +37,12 @@ struct ContextImpl {
   ContextImpl* registered_with = nullptr;   // guarded by that context's lock
   std::optional<Time> deadline;
   rt::sched::Timer timer;
-  bool timer_armed = false;
+  // Set by with_deadline after the context is registered with its parent,
+  // whose cancel may read it from another goroutine: atomic. The timer's
+  // fields are written before it (release) and read after it (acquire).
+  // A cancel that reads false set err before with_deadline checks err
+  // under the lock, so the timer is then never added.
+  std::atomic<bool> timer_armed{false};
   // Value state.
   const void* key = nullptr;
   std::any value;
@@ -73,7 +78,7 @@ void deadline_fired(void* arg, int64_t) {
 }  // namespace
 
 ContextImpl::~ContextImpl() {
-  if (timer_armed) rt::sched::stop_timer(&timer, /*wait_running=*/true);
+  if (timer_armed.load(std::memory_order_acquire)) rt::sched::stop_timer(&timer, /*wait_running=*/true);
   if (cancelable) unregister(this);
 }
 
@@ -92,7 +97,7 @@ void ContextImpl::cancel(ContextError e, bool detach) {
   }
   done.close();
   if (detach) unregister(this);
-  if (timer_armed) rt::sched::stop_timer(&timer, /*wait_running=*/false);
+  if (timer_armed.load(std::memory_order_acquire)) rt::sched::stop_timer(&timer, /*wait_running=*/false);
 }
 
 namespace {
@@ -186,7 +191,7 @@ std::pair<Context, CancelFunc> with_deadline(const Context& parent, Time d) {
                     std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     c->timer.f = detail::deadline_fired;
     c->timer.arg = c.get();
-    c->timer_armed = true;
+    c->timer_armed.store(true, std::memory_order_seq_cst);
     bool cancelled;
     {
       rt::detail::LockGuard g(c->lock);

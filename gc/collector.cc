@@ -1,19 +1,27 @@
-// The stop-the-world collector and its trigger. See collector.h.
+// The collector's cycle, its mark workers, assists and trigger. See
+// collector.h.
 #include "gc/collector.h"
 
-#include <atomic>
-#include <vector>
+#include <sched.h>
 
+#include <algorithm>
+#include <atomic>
+
+#include "alloc/mheap.h"
+#include "gc/checkmark.h"
 #include "gc/gate.h"
 #include "gc/heapobj.h"
 #include "gc/mark.h"
+#include "gc/phase.h"
 #include "gc/sweep.h"
+#include "gc/work.h"
 #include "rt/gc.h"
 #include "rt/sync.h"
 #include "runtime/env.h"
 #include "runtime/fatal.h"
 #include "runtime/lock.h"
 #include "sched/gmp.h"
+#include "sched/proc.h"
 #include "sched/sema.h"
 #include "sched/stw.h"
 
@@ -23,12 +31,33 @@ namespace {
 
 constexpr uint64_t kMinTrigger = uint64_t{4} << 20;
 constexpr uint64_t kFlushBytes = uint64_t{64} << 10;
+// Scan work an allocating goroutine does per kFlushBytes it allocates
+// while marking (a fixed ratio until the pacer sets it from the cycle's
+// remaining work).
+constexpr size_t kAssistBytesPerFlush = 2 * kFlushBytes;
+// Most scan work mark termination does with the world stopped before it
+// gives up and restarts the world to finish concurrently.
+constexpr size_t kStwDrainBudget = 64 << 10;
+constexpr size_t kWorkerBudget = 256 << 10;
 
 std::atomic<uint32_t> g_collector_sema{1};  // one cycle at a time
 std::atomic<bool> g_cycle_running{false};
 std::atomic<uint64_t> g_allocated_since{0};  // make() bytes since the last cycle
 std::atomic<uint64_t> g_trigger{0};          // 0 until first use: computed lazily
 thread_local uint64_t t_unflushed = 0;
+
+std::atomic<int> g_stw_mode{-1};        // -1: from RT_DEBUG at first use
+std::atomic<int> g_checkmark_mode{-1};
+
+// The background cycle runner (allocation-triggered cycles) and the mark
+// workers: system goroutines started at the first cycle.
+std::atomic<uint32_t> g_bg_wake{0};
+std::atomic<bool> g_bg_requested{false};
+std::atomic<uint32_t> g_worker_wake{0};
+std::atomic<int32_t> g_workers_busy{0};
+int32_t g_nworkers = 0;  // g_collector_sema
+rt::detail::Lock g_start_lock;
+bool g_started = false;  // g_start_lock
 
 rt::detail::Lock g_stats_lock;
 GcStats g_stats;  // guarded by g_stats_lock
@@ -38,6 +67,208 @@ uint64_t trigger_for(uint64_t live) {
   if (gogc < 0) return 0;
   uint64_t t = live * static_cast<uint64_t>(gogc) / 100;
   return t < kMinTrigger ? kMinTrigger : t;
+}
+
+bool mode_on(std::atomic<int>& mode, int from_env) {
+  int m = mode.load(std::memory_order_relaxed);
+  if (m < 0) {
+    m = from_env != 0;
+    mode.store(m, std::memory_order_relaxed);
+  }
+  return m != 0;
+}
+
+void run_cycle();
+
+void background_runner() {
+  for (;;) {
+    rt::sched::semacquire(&g_bg_wake);
+    run_cycle();
+    g_bg_requested.store(false, std::memory_order_relaxed);
+  }
+}
+
+// A mark worker drains while the collector marks, then sleeps until the
+// next cycle (or the next restart after a failed mark termination).
+void mark_worker() {
+  for (;;) {
+    rt::sched::semacquire(&g_worker_wake);
+    while (marking()) {
+      g_workers_busy.fetch_add(1, std::memory_order_seq_cst);
+      size_t done = drain_preemptible(kWorkerBudget);
+      g_workers_busy.fetch_sub(1, std::memory_order_seq_cst);
+      if (done == 0) break;
+    }
+  }
+}
+
+void start_background_goroutines() {
+  rt::detail::LockGuard g(g_start_lock);
+  if (g_started) return;
+  g_started = true;
+  rt::sched::g_newproc_hook.store(shade_new_goroutine, std::memory_order_relaxed);
+  rt::sched::newproc(background_runner, /*system=*/true);
+  // 25% of GOMAXPROCS, at least one (Go's dedicated workers; the
+  // fractional share is left to the collecting goroutine and assists).
+  int32_t procs = rt::sched::gomaxprocs_n.load(std::memory_order_relaxed);
+  g_nworkers = std::max(1, (procs + 2) / 4);
+  for (int32_t i = 0; i < g_nworkers; i++) rt::sched::newproc(mark_worker, /*system=*/true);
+}
+
+void wake_workers() {
+  for (int32_t i = 0; i < g_nworkers; i++) rt::sched::semrelease(&g_worker_wake);
+}
+
+// Drains with the caller's GcWork (its P's, or the shared one off a P).
+size_t help_drain(size_t budget) {
+  if (local_work()) return drain_preemptible(budget);
+  struct Arg {
+    size_t budget, done;
+  } a{budget, 0};
+  with_shared_work([](GcWork* w, void* p) {
+    auto* a = static_cast<Arg*>(p);
+    a->done = drain(w, a->budget);
+  }, &a);
+  return a.done;
+}
+
+void yield_briefly() {
+  if (rt::sched::getg()) {
+    rt::sched::gosched();
+  } else {
+    sched_yield();
+  }
+}
+
+struct Pause {
+  int64_t start = 0;
+  int64_t total = 0;
+  int64_t max = 0;
+  void stop(const char* why) {
+    gate_close();
+    start = rt::sched::nanotime();
+    rt::sched::stop_the_world(why);
+  }
+  void start_world() {
+    rt::sched::start_the_world();
+    int64_t d = rt::sched::nanotime() - start;
+    gate_open();
+    total += d;
+    max = std::max(max, d);
+  }
+};
+
+// Sweep termination and the switch to marking, with the world stopped.
+void begin_mark(Pause* pause) {
+  pause->stop("gc sweep termination");
+  uint32_t e = epoch() ^ 1;  // its bitmap is all clear: the last sweep cleared it
+  g_mark_counters.marked_objects.store(0, std::memory_order_relaxed);
+  g_mark_counters.scanned_bytes.store(0, std::memory_order_relaxed);
+  g_gcstate.store(kMark | (e << 2), std::memory_order_seq_cst);
+}
+
+// Marks everything reachable; returns with the world stopped and no grey
+// object left anywhere.
+void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
+  if (concurrent) {
+    pause->start_world();
+    wake_workers();
+  }
+  // Roots: the Root set, every goroutine's stack, the caller's own.
+  if (GcWork* gw = local_work()) {
+    mark_roots(gw);
+    mark_own_stack(gw);
+  } else {
+    with_shared_work([](GcWork* w, void*) { mark_roots(w); }, nullptr);
+  }
+  scan_goroutines();
+  for (;;) {
+    while (help_drain(kWorkerBudget) != 0) {
+    }
+    if (concurrent) {
+      // Let workers finish what they hold before trying to stop.
+      while (g_workers_busy.load(std::memory_order_seq_cst) != 0 || global_work_available()) {
+        if (help_drain(kWorkerBudget) == 0) yield_briefly();
+      }
+      reserve_buffers(8);
+      pause->stop("gc mark termination");
+    }
+    // Work barriers left on Ps, and the shared list: finish it here if it
+    // is small, else restart the world and go on concurrently.
+    flush_all_stopped_world();
+    size_t budget = concurrent ? kStwDrainBudget : SIZE_MAX;
+    if (GcWork* gw = local_work()) {
+      drain(gw, budget);
+      if (gw->empty() && !global_work_available()) return;
+      gw->flush();
+    } else {
+      struct Arg {
+        size_t budget;
+        bool empty;
+      } a{budget, false};
+      with_shared_work([](GcWork* w, void* p) {
+        auto* a = static_cast<Arg*>(p);
+        drain(w, a->budget);
+        a->empty = w->empty() && !global_work_available();
+        w->flush();
+      }, &a);
+      if (a.empty) return;
+    }
+    if (!concurrent) continue;
+    ++*retries;
+    pause->start_world();
+    wake_workers();
+  }
+}
+
+void run_cycle() {
+  rt::sched::semacquire(&g_collector_sema);
+  g_cycle_running.store(true, std::memory_order_relaxed);
+  start_background_goroutines();
+  const auto& dbg = rt::detail::config().debug;
+  bool concurrent = !mode_on(g_stw_mode, dbg.gcstoptheworld);
+  bool checkmark = mode_on(g_checkmark_mode, dbg.gccheckmark);
+  // sync.Pool's victim rotation, as Go's clearpools at the start of a
+  // cycle; outside the pause: it destroys pooled objects (user code).
+  rt::detail::pool_cleanup();
+  // No span is released or reused from here to the end of the sweep:
+  // markers resolve arbitrary words to spans, the sweeper walks them all.
+  alloc::MHeap::get().begin_span_walk();
+  Pause pause;
+  uint64_t retries = 0;
+  begin_mark(&pause);
+  mark_to_completion(&pause, concurrent, &retries);
+  // Mark termination, world stopped: marking is complete.
+  if (void* p = g_test_unmark_before_verify.exchange(nullptr, std::memory_order_relaxed)) {
+    Managed m;
+    if (find_managed(reinterpret_cast<uintptr_t>(p), &m)) bit_clear(marks_of(m.span), m.idx);
+  }
+  if (checkmark) verify_marks(epoch());
+  uint64_t marked = g_mark_counters.marked_objects.load(std::memory_order_relaxed);
+  g_gcstate.store(kSweep | (epoch() << 2), std::memory_order_seq_cst);
+  g_allocated_since.store(0, std::memory_order_relaxed);
+  pause.start_world();
+  SweepResult sr = sweep_heap(epoch());
+  g_gcstate.store(kOff | (epoch() << 2), std::memory_order_seq_cst);
+  alloc::MHeap::get().end_span_walk();
+  uint64_t trigger = trigger_for(sr.live_bytes);
+  g_trigger.store(trigger, std::memory_order_relaxed);
+  {
+    rt::detail::LockGuard g(g_stats_lock);
+    g_stats.cycles++;
+    g_stats.freed_objects += sr.freed_objects;
+    g_stats.destructors_run += sr.destroyed;
+    g_stats.live_bytes = sr.live_bytes;
+    g_stats.marked_objects = marked;
+    g_stats.trigger_bytes = trigger;
+    g_stats.last_pause_ns = pause.total;
+    g_stats.max_pause_ns = std::max(g_stats.max_pause_ns, pause.max);
+    g_stats.total_pause_ns += pause.total;
+    g_stats.pause_ns[(g_stats.cycles - 1) % 256] = pause.total;
+    g_stats.mark_termination_retries += retries;
+  }
+  g_cycle_running.store(false, std::memory_order_relaxed);
+  rt::sched::semrelease(&g_collector_sema);
 }
 
 }  // namespace
@@ -53,57 +284,31 @@ void account_allocation(size_t bytes) {
   if (__builtin_expect(t_unflushed < kFlushBytes, 1)) return;
   uint64_t n = g_allocated_since.fetch_add(t_unflushed, std::memory_order_relaxed) + t_unflushed;
   t_unflushed = 0;
+  // Only goroutines outside runtime locks assist or start cycles; a plain
+  // thread inside make holds the gate (and an unrooted result).
+  if (!stopped_by_the_world() || rt::detail::t_runtime_locks != 0) return;
+  if (marking()) {
+    // Assist: pay for this allocation with scan work before it happens.
+    drain_preemptible(kAssistBytesPerFlush);
+    return;
+  }
   uint64_t trigger = trigger_bytes();
   if (trigger == 0 || n < trigger) return;
-  // Only a goroutine outside runtime locks may run a cycle here; a plain
-  // thread inside make holds the gate (and an unrooted result).
-  if (!rt::sched::getg() || rt::detail::t_runtime_locks != 0) return;
   if (g_cycle_running.load(std::memory_order_relaxed)) return;
-  collect();
+  if (g_bg_requested.exchange(true, std::memory_order_relaxed)) return;
+  start_background_goroutines();
+  rt::sched::semrelease(&g_bg_wake);
 }
 
 void collect() {
-  if (!rt::sched::getg() && gate_depth() > 0)
-    rt::detail::fatal("rt::gc called by a plain thread inside rt::make or a Ref store");
-  rt::sched::semacquire(&g_collector_sema);
-  g_cycle_running.store(true, std::memory_order_relaxed);
-  // sync.Pool's victim rotation, as Go's clearpools at the start of a
-  // cycle; outside the pause: it destroys pooled objects (user code).
-  rt::detail::pool_cleanup();
-  std::vector<DeadObject> dead;
-  SweepResult sr;
-  gate_close();
-  int64_t t0 = rt::sched::nanotime();
-  rt::sched::stop_the_world("gc");
-  {
-    Marker m;
-    m.mark_roots();
-    m.mark_goroutine_stacks();
-    m.mark_own_stack();
-    m.drain();
-    sr = find_dead(&dead);
-  }
-  g_allocated_since.store(0, std::memory_order_relaxed);
-  rt::sched::start_the_world();
-  int64_t pause = rt::sched::nanotime() - t0;
-  gate_open();
-  uint64_t destroyed = free_dead(dead);
-  uint64_t trigger = trigger_for(sr.live_bytes);
-  g_trigger.store(trigger, std::memory_order_relaxed);
-  {
-    rt::detail::LockGuard g(g_stats_lock);
-    g_stats.cycles++;
-    g_stats.freed_objects += dead.size();
-    g_stats.destructors_run += destroyed;
-    g_stats.live_bytes = sr.live_bytes;
-    g_stats.trigger_bytes = trigger;
-    g_stats.last_pause_ns = pause;
-    if (pause > g_stats.max_pause_ns) g_stats.max_pause_ns = pause;
-    g_stats.total_pause_ns += pause;
-    g_stats.pause_ns[(g_stats.cycles - 1) % 256] = pause;
-  }
-  g_cycle_running.store(false, std::memory_order_relaxed);
-  rt::sched::semrelease(&g_collector_sema);
+  if (!stopped_by_the_world() && gate_depth() > 0)
+    rt::detail::fatal("rt::gc called inside rt::make or a Ref store on a thread the world does not stop");
+  run_cycle();
+}
+
+void set_debug_modes(int stoptheworld, int checkmark) {
+  if (stoptheworld >= 0) g_stw_mode.store(stoptheworld != 0, std::memory_order_relaxed);
+  if (checkmark >= 0) g_checkmark_mode.store(checkmark != 0, std::memory_order_relaxed);
 }
 
 }  // namespace rt::collector

@@ -39,7 +39,7 @@ int gate_depth() { return t_depth; }
 namespace rt::detail {
 
 void plain_gate_enter() {
-  if (rt::sched::getg()) return;
+  if (rt::collector::stopped_by_the_world()) return;
   if (rt::collector::t_depth++ > 0) return;
   for (;;) {
     // seq_cst on both sides (here and gate_close): either the collector
@@ -52,7 +52,7 @@ void plain_gate_enter() {
 }
 
 void plain_gate_exit() {
-  if (rt::sched::getg()) return;
+  if (rt::collector::stopped_by_the_world()) return;
   if (--rt::collector::t_depth == 0) rt::collector::g_inside.fetch_sub(1, std::memory_order_seq_cst);
 }
 

@@ -12,11 +12,22 @@
 // so nested makes (constructors that call make) enter once.
 #pragma once
 
+#include "sched/gmp.h"
+
 namespace rt::collector {
+
+// Whether a stop-the-world stops the caller: a goroutine outside a
+// syscall scope. Everyone else (plain threads, goroutines in a syscall
+// scope, which keep running through a stop) passes the gate.
+inline bool stopped_by_the_world() {
+  sched::G* g = sched::getg();
+  return g && g->status.load(std::memory_order_relaxed) != sched::kGSyscall;
+}
 
 void gate_close();  // collector: raise the flag, wait for plain threads to leave
 void gate_open();
-// How deep the calling plain thread is inside the gate (0 on goroutines).
+// How deep the calling thread is inside the gate (0 on goroutines that a
+// stop-the-world stops).
 int gate_depth();
 
 }  // namespace rt::collector

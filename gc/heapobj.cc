@@ -5,7 +5,9 @@
 
 #include "alloc/mheap.h"
 #include "gc/collector.h"
+#include "gc/phase.h"
 #include "runtime/fatal.h"
+#include "sched/proc.h"
 
 namespace rt::collector {
 
@@ -18,8 +20,14 @@ namespace {
   rt::detail::fatal(t);
 }
 
-alloc::MSpan* span_of_slot(void* slot) {
-  return alloc::MHeap::get().span_of(reinterpret_cast<uintptr_t>(slot));
+// Marks the new object black if a cycle is on, then publishes it as
+// managed (release: header and mark first).
+void publish_managed(void* slot) {
+  alloc::MSpan* s = alloc::MHeap::get().span_of(reinterpret_cast<uintptr_t>(slot));
+  size_t idx = slot_index(s, reinterpret_cast<uintptr_t>(slot));
+  uint32_t st = g_gcstate.load(std::memory_order_relaxed);
+  if (st & 3) marks_of(s, (st >> 2) & 1)[idx / 64].fetch_or(uint64_t{1} << (idx % 64), std::memory_order_relaxed);
+  bit_set(s->managed_bits, idx);
 }
 
 }  // namespace
@@ -47,7 +55,9 @@ void* gc_alloc_scan(TypeInfo* ti, size_t count) {
   if (count != 0 && ti->size > (alloc::kMaxAllocSize - rt::collector::kHeaderSize) / count)
     rt::collector::too_big(count, ti->size);
   size_t bytes = rt::collector::kHeaderSize + ti->size * count;
-  rt::collector::account_allocation(bytes);  // may run a cycle: before the object exists
+  // Safe points (preemption, assists) come before the object exists.
+  rt::sched::preempt_check();
+  rt::collector::account_allocation(bytes);
   // From here to the return nothing can stop the world: this is librt code
   // (no asynchronous preemption) and allocate's only safe point comes
   // before it takes a slot.
@@ -55,17 +65,16 @@ void* gc_alloc_scan(TypeInfo* ti, size_t count) {
   auto* h = static_cast<ObjectHeader*>(slot);
   h->type = ti;
   h->count = count;
-  alloc::MSpan* s = rt::collector::span_of_slot(slot);
-  rt::collector::bit_set(s->managed_bits, rt::collector::slot_index(s, reinterpret_cast<uintptr_t>(slot)));
+  rt::collector::publish_managed(slot);
   return static_cast<char*>(slot) + rt::collector::kHeaderSize;
 }
 
 void* gc_alloc_noscan(size_t bytes) {
   if (bytes < rt::collector::kMinObjectBytes) bytes = rt::collector::kMinObjectBytes;
+  rt::sched::preempt_check();
   rt::collector::account_allocation(bytes);
   void* slot = alloc::allocate(bytes, alloc::kNoScan);
-  alloc::MSpan* s = rt::collector::span_of_slot(slot);
-  rt::collector::bit_set(s->managed_bits, rt::collector::slot_index(s, reinterpret_cast<uintptr_t>(slot)));
+  rt::collector::publish_managed(slot);
   return slot;
 }
 

@@ -12,9 +12,12 @@
 // node becomes a 32-byte slot); Go keeps small objects' type per span
 // instead, which the concurrent collector may adopt for small size classes.
 //
-// Invariant: managed bit set => slot allocated, header written (scan) and
-// memory zeroed before construction. gc_alloc_* set all of it inside one
-// librt function, so no stop-the-world can observe a half-made object.
+// Invariant: managed bit set => slot allocated, header written (scan),
+// memory zeroed before construction, and - while a cycle is on (phase.h) -
+// the mark bit of the cycle's bitmap set first (allocate black). gc_alloc_*
+// set all of it inside one librt function, so no stop-the-world can observe
+// a half-made object; the sweeper reads the managed bit before the mark
+// bit, so it never mistakes a new object for a dead one.
 #pragma once
 
 #include <cstddef>
@@ -40,11 +43,13 @@ inline constexpr size_t kMinObjectBytes = 16;
 inline size_t slot_index(const alloc::MSpan* s, uintptr_t p) {
   return s->is_large() ? 0 : s->object_index(p);
 }
+// acquire/release: a reader that sees a managed bit set also sees the
+// header and the allocate-black mark written before it.
 inline bool bit_test(const std::atomic<uint64_t>* bits, size_t idx) {
-  return (bits[idx / 64].load(std::memory_order_relaxed) >> (idx % 64)) & 1;
+  return (bits[idx / 64].load(std::memory_order_acquire) >> (idx % 64)) & 1;
 }
 inline void bit_set(std::atomic<uint64_t>* bits, size_t idx) {
-  bits[idx / 64].fetch_or(uint64_t{1} << (idx % 64), std::memory_order_relaxed);
+  bits[idx / 64].fetch_or(uint64_t{1} << (idx % 64), std::memory_order_release);
 }
 inline void bit_clear(std::atomic<uint64_t>* bits, size_t idx) {
   bits[idx / 64].fetch_and(~(uint64_t{1} << (idx % 64)), std::memory_order_relaxed);
@@ -62,7 +67,31 @@ struct Managed {
 // addresses outside the heap, in free slots, or in raw allocations.
 bool find_managed(uintptr_t addr, Managed* out);
 
-// Bytes allocated by make since the last cycle (flushed per thread).
-void note_cycle_done(uint64_t live_bytes);
+// The payload of a managed scan object: [*obj, *end).
+inline void scan_object_bounds(const Managed& m, const rt::detail::TypeInfo** ti, uintptr_t* obj, uintptr_t* end) {
+  const auto* h = reinterpret_cast<const ObjectHeader*>(m.slot);
+  *ti = h->type;
+  *obj = m.slot + kHeaderSize;
+  *end = *obj + h->count * (*ti)->size;
+}
+
+// Calls f(word) for every word of [lo, hi) (inside the payload starting at
+// obj) that may hold a heap pointer: the Ref words of a precise type, every
+// word otherwise. Words are loaded relaxed: mutators may store meanwhile.
+template <typename F>
+void for_each_pointer_word(const rt::detail::TypeInfo* ti, uintptr_t obj, uintptr_t lo, uintptr_t hi, F&& f) {
+  if (ti->state.load(std::memory_order_acquire) == rt::detail::TypeInfo::kPrecise) {
+    const uint64_t* mask = ti->ptrmask.load(std::memory_order_acquire);
+    size_t words = ti->size / 8;
+    size_t i = ((lo - obj) / 8) % words;  // word index inside the element
+    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+      if ((mask[i / 64] >> (i % 64)) & 1) f(__atomic_load_n(reinterpret_cast<const uintptr_t*>(p), __ATOMIC_RELAXED));
+      if (++i == words) i = 0;
+    }
+  } else {
+    for (uintptr_t p = (lo + 7) & ~uintptr_t{7}; p + 8 <= hi; p += 8)
+      f(__atomic_load_n(reinterpret_cast<const uintptr_t*>(p), __ATOMIC_RELAXED));
+  }
+}
 
 }  // namespace rt::collector

@@ -3,7 +3,11 @@
 
 #include <setjmp.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "gc/heapobj.h"
+#include "gc/phase.h"
 #include "gc/roots.h"
 #include "sched/proc.h"
 #include "sched/stw.h"
@@ -14,120 +18,190 @@
 
 namespace rt::collector {
 
-void Marker::mark_word(uintptr_t w) {
+namespace {
+
+inline uintptr_t load_word(uintptr_t addr) {
+  return __atomic_load_n(reinterpret_cast<const uintptr_t*>(addr), __ATOMIC_RELAXED);
+}
+
+// One work item: a scan object's slot, or an oblet (an address inside a
+// large scan object past its first kObletBytes). Returns the bytes scanned.
+size_t scan_item(uintptr_t item, GcWork* gw) {
+  Managed m;
+  if (!find_managed(item, &m) || !m.scan) return 0;  // discarded since it was queued
+  const rt::detail::TypeInfo* ti;
+  uintptr_t obj, end;
+  scan_object_bounds(m, &ti, &obj, &end);
+  uintptr_t lo = item == m.slot ? obj : item;
+  if (item == m.slot && end - obj > kObletBytes) {
+    for (uintptr_t o = obj + kObletBytes; o < end; o += kObletBytes) gw->push(o);
+  }
+  uintptr_t hi = std::min(end, lo + kObletBytes);
+  for_each_pointer_word(ti, obj, lo, hi, [gw](uintptr_t w) { shade(w, gw); });
+  return hi - lo;
+}
+
+}  // namespace
+
+void shade(uintptr_t w, GcWork* gw) {
   Managed m;
   if (!find_managed(w, &m)) return;
-  std::atomic<uint64_t>& word = m.span->mark_bits[m.idx / 64];
+  std::atomic<uint64_t>& word = marks_of(m.span)[m.idx / 64];
   uint64_t bit = uint64_t{1} << (m.idx % 64);
-  uint64_t old = word.load(std::memory_order_relaxed);
-  if (old & bit) return;
-  word.store(old | bit, std::memory_order_relaxed);
-  marked_objects_++;
-  if (m.scan) stack_.push_back(m.slot);
+  if (word.load(std::memory_order_relaxed) & bit) return;
+  if (word.fetch_or(bit, std::memory_order_relaxed) & bit) return;  // another marker won
+  g_mark_counters.marked_objects.fetch_add(1, std::memory_order_relaxed);
+  if (m.scan) gw->push(m.slot);
 }
 
 // Stacks hold ASan redzones; the loads here are deliberate.
-__attribute__((no_sanitize("address"))) void Marker::scan_range(uintptr_t lo, uintptr_t hi) {
+__attribute__((no_sanitize("address"))) void scan_range(uintptr_t lo, uintptr_t hi, GcWork* gw) {
   lo = (lo + 7) & ~uintptr_t{7};
-  for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
-    uintptr_t w = *reinterpret_cast<const uintptr_t*>(p);
-    mark_word(w);
-  }
+  for (uintptr_t p = lo; p + 8 <= hi; p += 8) shade(load_word(p), gw);
 }
 
-void Marker::scan_object(uintptr_t slot) {
-  const auto* h = reinterpret_cast<const ObjectHeader*>(slot);
-  const rt::detail::TypeInfo* ti = h->type;
-  uintptr_t obj = slot + kHeaderSize;
-  size_t count = h->count;
-  if (ti->state.load(std::memory_order_acquire) == rt::detail::TypeInfo::kPrecise) {
-    const uint64_t* mask = ti->ptrmask.load(std::memory_order_acquire);
-    size_t words = ti->size / 8;
-    for (size_t e = 0; e < count; e++) {
-      uintptr_t base = obj + e * ti->size;
-      for (size_t i = 0; i < words; i++) {
-        if ((mask[i / 64] >> (i % 64)) & 1) mark_word(*reinterpret_cast<const uintptr_t*>(base + i * 8));
-      }
-    }
-  } else {
-    scan_range(obj, obj + count * ti->size);
-  }
+size_t drain(GcWork* gw, size_t budget_bytes) {
+  size_t done = 0;
+  uintptr_t item;
+  // An empty item still costs a lookup: count it as a word.
+  while (done < budget_bytes && gw->pop(&item)) done += std::max<size_t>(scan_item(item, gw), 8);
+  g_mark_counters.scanned_bytes.fetch_add(done, std::memory_order_relaxed);
+  return done;
 }
 
-void Marker::drain() {
-  while (!stack_.empty()) {
-    uintptr_t slot = stack_.back();
-    stack_.pop_back();
-    scan_object(slot);
+size_t drain_preemptible(size_t budget_bytes) {
+  size_t done = 0;
+  while (done < budget_bytes) {
+    GcWork* gw = local_work();
+    size_t d = drain(gw, std::min<size_t>(budget_bytes - done, 64 << 10));
+    if (d == 0) break;
+    done += d;
+    sched::preempt_check();  // may move to another P: local_work() again
   }
+  return done;
 }
 
-void Marker::mark_roots() {
-  for_each_root([](void* p, void* self) { static_cast<Marker*>(self)->mark_word(reinterpret_cast<uintptr_t>(p)); },
-                this);
+void mark_roots(GcWork* gw) {
+  for_each_root([](void* p, void* w) { shade(reinterpret_cast<uintptr_t>(p), static_cast<GcWork*>(w)); }, gw);
 }
 
 namespace {
 
+struct RangeSink {
+  RangeFn fn;
+  void* ctx;
+  void operator()(uintptr_t lo, uintptr_t hi) const { fn(lo, hi, ctx); }
+};
+
 #if defined(RT_ASAN)
 // Words that point into ASan's fake frames (detect_stack_use_after_return)
-// stand for locals that live there: scan those frames too.
-void scan_fake_frames(Marker* m, void* fake_stack, uintptr_t lo, uintptr_t hi) __attribute__((no_sanitize("address")));
-void scan_fake_frames(Marker* m, void* fake_stack, uintptr_t lo, uintptr_t hi) {
+// stand for locals that live there: those frames are ranges too.
+void fake_frame_ranges(const RangeSink& sink, void* fake_stack, uintptr_t lo, uintptr_t hi)
+    __attribute__((no_sanitize("address")));
+void fake_frame_ranges(const RangeSink& sink, void* fake_stack, uintptr_t lo, uintptr_t hi) {
   if (!fake_stack) return;
   for (uintptr_t p = (lo + 7) & ~uintptr_t{7}; p + 8 <= hi; p += 8) {
     void* beg = nullptr;
     void* end = nullptr;
     void* w = *reinterpret_cast<void* const*>(p);
     if (__asan_addr_is_in_fake_stack(fake_stack, w, &beg, &end))
-      m->scan_range(reinterpret_cast<uintptr_t>(beg), reinterpret_cast<uintptr_t>(end));
+      sink(reinterpret_cast<uintptr_t>(beg), reinterpret_cast<uintptr_t>(end));
   }
 }
 #endif
 
+// The task (captures of the goroutine's callable, which runs in place) and
+// the goroutine-local slots: memory the G owns outside its stack.
+void extra_ranges(sched::G* g, const RangeSink& sink) {
+  if (const void* c = g->task.captures_begin()) {
+    auto lo = reinterpret_cast<uintptr_t>(c);
+    sink(lo, lo + g->task.captures_size());
+  }
+  if (g->closure) {
+    auto lo = reinterpret_cast<uintptr_t>(g->closure);
+    sink(lo, lo + g->closure_size);
+  }
+  auto gls = reinterpret_cast<uintptr_t>(&g->gls[0]);
+  sink(gls, gls + sizeof(g->gls));
+}
+
+void shade_range_fn(uintptr_t lo, uintptr_t hi, void* gw) { scan_range(lo, hi, static_cast<GcWork*>(gw)); }
+
 }  // namespace
 
-void Marker::mark_goroutine_stacks() {
+bool goroutine_ranges(sched::G* g, RangeFn fn, void* ctx) {
+  RangeSink sink{fn, ctx};
+  sched::Suspended s = sched::suspend_g(g);
+  if (!s.dead) {
+    uintptr_t lo = 0, hi = 0;
+    sched::g_stack_scan_range(s, &lo, &hi);
+    sink(lo, hi);
+#if defined(RT_ASAN)
+    fake_frame_ranges(sink, g->asan_fake_stack, lo, hi);
+#endif
+    extra_ranges(g, sink);
+  }
+  sched::resume_g(s);
+  return !s.dead;
+}
+
+void scan_goroutines() {
   std::vector<sched::G*> gs;
   sched::for_each_g([](sched::G* g, void* v) { static_cast<std::vector<sched::G*>*>(v)->push_back(g); }, &gs);
   sched::G* self = sched::getg();
   for (sched::G* g : gs) {
     if (g == self) continue;
-    sched::Suspended s = sched::suspend_g(g);
-    if (!s.dead) {
-      uintptr_t lo = 0, hi = 0;
-      sched::g_stack_scan_range(s, &lo, &hi);
-      scan_range(lo, hi);
-#if defined(RT_ASAN)
-      scan_fake_frames(this, g->asan_fake_stack, lo, hi);
-#endif
+    // Each scan is short; between scans this goroutine may move to another
+    // P, so its GcWork is fetched per scan (plain threads: the shared one).
+    if (GcWork* gw = local_work()) {
+      goroutine_ranges(g, shade_range_fn, gw);
+      sched::preempt_check();
+    } else {
+      with_shared_work([](GcWork* w, void* g) { goroutine_ranges(static_cast<sched::G*>(g), shade_range_fn, w); }, g);
     }
-    sched::resume_g(s);
+  }
+}
+
+void shade_new_goroutine(sched::G* g) {
+  // seq_cst: either this load sees the phase set at sweep termination, or
+  // that stop-the-world (which follows the store) came after the G was
+  // published runnable, and the scan of all goroutines will see its task.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!marking()) return;
+  if (GcWork* gw = local_work()) {
+    extra_ranges(g, RangeSink{shade_range_fn, gw});
+  } else {
+    with_shared_work([](GcWork* w, void* g) { extra_ranges(static_cast<sched::G*>(g), RangeSink{shade_range_fn, w}); },
+                     g);
   }
 }
 
 namespace {
 
-// Called from mark_own_stack with the registers spilled in the caller's
+// Called from own_stack_ranges with the registers spilled in the caller's
 // frame: everything from this frame up to the stack's top is live.
-[[gnu::noinline]] void scan_from_here(Marker* m, uintptr_t hi) {
+[[gnu::noinline]] void ranges_from_here(const RangeSink& sink, uintptr_t hi) {
   uintptr_t lo = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  m->scan_range(lo, hi);
+  sink(lo, hi);
 #if defined(RT_ASAN)
-  scan_fake_frames(m, __asan_get_current_fake_stack(), lo, hi);
+  fake_frame_ranges(sink, __asan_get_current_fake_stack(), lo, hi);
 #endif
 }
 
 }  // namespace
 
-[[gnu::noinline]] void Marker::mark_own_stack() {
+[[gnu::noinline]] void own_stack_ranges(RangeFn fn, void* ctx) {
   sched::G* self = sched::getg();
   if (!self) return;  // a plain thread's stack is not a root
   __builtin_unwind_init();
   jmp_buf regs;
   setjmp(regs);  // callee-saved registers into this frame
-  scan_from_here(this, self->stack.hi);
+  RangeSink sink{fn, ctx};
+  ranges_from_here(sink, self->stack.hi);
+  extra_ranges(self, sink);
   asm volatile("" : : "r"(&regs) : "memory");
 }
+
+void mark_own_stack(GcWork* gw) { own_stack_ranges(shade_range_fn, gw); }
 
 }  // namespace rt::collector

@@ -1,42 +1,78 @@
-// Marking: from roots and stacks to every reachable GC'd object.
+// Marking: from roots and stacks to every reachable GC'd object, while the
+// program runs.
 //
-// Grey objects wait on an explicit mark stack (a vector in malloc'd memory,
-// never recursion). mark_word resolves a candidate pointer through the
-// allocator's span table (interior pointers included; free slots and raw
-// allocations ignored), sets the object's mark bit (the span's mark_bits)
-// and pushes scan objects. drain() pops and scans: by the type's pointer
-// map when precise, every word of the elements when conservative or not
-// yet known. Noscan objects are marked but never scanned.
+// Tri-colour: white = mark bit clear in this cycle's bitmap (phase.h);
+// grey = marked and queued on a GcWork (work.h); black = marked and scanned
+// (or noscan, or allocated during the cycle). shade() resolves a candidate
+// word through the allocator's span table (interior pointers included;
+// free slots and raw allocations ignored), sets the mark bit with an atomic
+// OR (several markers race; exactly one wins and queues the object) and
+// queues scan objects. drain() pops and scans: by the type's pointer map
+// when precise, every word when conservative or not yet known. Objects over
+// kObletBytes are queued whole once and scanned as 128 KiB oblets, so no
+// single work item is unbounded.
 //
-// Stacks are scanned conservatively, word by word: every other goroutine
-// suspended (suspend_g claims it; with the world stopped they are all
-// parked or runnable, their callee-saved registers spilled on their stacks
-// by the switch or the preemption trampoline) from its saved SP (syscall
-// SP in a syscall) to its top; the collecting goroutine from below its own
-// frame, after spilling its registers. Plain threads' stacks are not roots.
+// Stacks are scanned conservatively, one goroutine at a time while it is
+// suspended (suspend_g: parked or runnable ones are claimed, running ones
+// stop at a safe point with their registers spilled on their stack), from
+// the saved SP (syscall SP in a syscall scope) to the top, plus the
+// goroutine's task captures and local-storage slots. The collecting
+// goroutine scans its own stack after spilling its registers. With the
+// hybrid barrier (barrier.cc) a stack is scanned once per cycle: after its
+// scan it stays black. Plain threads' stacks are not roots.
 //
-// Single-threaded: runs on the collecting thread with the world stopped.
+// Heap words are read with relaxed atomic loads: a mutator may store a Ref
+// while a marker reads it, and the barrier has shaded both values.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
-#include <vector>
+
+#include "gc/work.h"
+
+namespace rt::sched {
+struct G;
+}
 
 namespace rt::collector {
 
-class Marker {
- public:
-  void mark_word(uintptr_t w);
-  void scan_range(uintptr_t lo, uintptr_t hi);  // conservative, word-aligned
-  void mark_roots();
-  void mark_goroutine_stacks();  // every goroutine but the caller
-  void mark_own_stack();         // the calling goroutine's stack and registers
-  void drain();
-  uint64_t marked_objects() const { return marked_objects_; }
+inline constexpr size_t kObletBytes = 128 << 10;
 
- private:
-  void scan_object(uintptr_t slot);
-  std::vector<uintptr_t> stack_;  // slots of grey scan objects
-  uint64_t marked_objects_ = 0;
+// Work done this cycle (reset at sweep termination).
+struct MarkCounters {
+  std::atomic<uint64_t> marked_objects{0};  // shaded (not allocated black)
+  std::atomic<uint64_t> scanned_bytes{0};
 };
+inline MarkCounters g_mark_counters;
+
+// Shades the object holding address w (no-op if none or already marked).
+void shade(uintptr_t w, GcWork* gw);
+void scan_range(uintptr_t lo, uintptr_t hi, GcWork* gw);  // conservative
+
+// Pops and scans work items until about budget_bytes were scanned or no
+// work is left (locally or globally). Returns the bytes scanned.
+// `yield`: poll for preemption between objects (goroutines only; the P may
+// change: the GcWork is re-fetched).
+size_t drain(GcWork* gw, size_t budget_bytes);
+size_t drain_preemptible(size_t budget_bytes);
+
+void mark_roots(GcWork* gw);
+// Suspends g (not the caller), reports the memory ranges to scan
+// conservatively (its stack from the saved SP, its task's captures and its
+// local-storage slots), resumes it. False if it was dead.
+using RangeFn = void (*)(uintptr_t lo, uintptr_t hi, void* ctx);
+bool goroutine_ranges(sched::G* g, RangeFn fn, void* ctx);
+// The same for the calling goroutine, after spilling its registers.
+void own_stack_ranges(RangeFn fn, void* ctx);
+// Scans every goroutine but the caller, one at a time, each while
+// suspended; goroutines created during the walk need no scan (newproc
+// shades their tasks while marking).
+void scan_goroutines();
+// The calling goroutine's stack and registers (nothing on a plain thread).
+void mark_own_stack(GcWork* gw);
+// Called by newproc (through a scheduler hook) for every new goroutine:
+// while marking, its task's captures are shaded (its stack starts black).
+void shade_new_goroutine(sched::G* g);
 
 }  // namespace rt::collector

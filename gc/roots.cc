@@ -1,6 +1,10 @@
 // The root set. See roots.h.
 #include "gc/roots.h"
 
+#include "gc/gate.h"
+#include "gc/mark.h"
+#include "gc/phase.h"
+#include "rt/gc.h"
 #include "rt/root.h"
 #include "runtime/lock.h"
 
@@ -44,6 +48,20 @@ void root_register(RootNode* n) {
 }
 
 void root_unregister(RootNode* n) {
+  // A Root going away deletes a reference, like a store of null: while
+  // marking, shade its target (the barrier's deletion half), or an object
+  // copied from it to a scanned stack could be freed.
+  PlainGate gate;
+  if (rt::collector::marking()) {
+    auto target = reinterpret_cast<uintptr_t>(__atomic_load_n(&n->ptr, __ATOMIC_RELAXED));
+    if (rt::collector::GcWork* gw = rt::collector::local_work()) {
+      rt::collector::shade(target, gw);
+    } else {
+      rt::collector::with_shared_work(
+          [](rt::collector::GcWork* w, void* t) { rt::collector::shade(reinterpret_cast<uintptr_t>(t), w); },
+          reinterpret_cast<void*>(target));
+    }
+  }
   LockGuard g(rt::collector::g_roots_lock);
   n->prev->next = n->next;
   n->next->prev = n->prev;

@@ -1,8 +1,9 @@
 // The root set: every live rt::Root, in one intrusive doubly linked list
 // under a runtime lock. Registration and removal are O(1); the collector
-// walks the list with the lock held (with the world stopped and the plain
-// thread gate closed, so only registrations race with it, and a Root is
-// registered null before its first barriered store).
+// walks the list with the lock held while the program runs. A Root is
+// registered null before its first (barriered) store, and removal shades
+// the target while marking, so a Root that comes or goes during the walk
+// loses nothing.
 #pragma once
 
 #include <cstddef>

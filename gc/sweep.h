@@ -1,46 +1,36 @@
-// Sweeping: freeing the managed objects that marking left white.
+// Sweeping: freeing the managed objects that marking left white, while the
+// program runs.
 //
-// Two halves. find_dead runs with the world stopped, right after marking:
-// it walks every in-use span of the heap (the page->span table) and, word
-// by word, takes managed & ~marked as dead, adds up the live slot bytes and
-// clears the mark bits for the next cycle. free_dead runs after the world
-// restarted, still inside the collection (the next cycle waits for it):
-// for each dead object it runs the type's destructor on every element,
-// clears the managed bit and returns the slot through the allocator's
-// explicit-free path (local or remote free bits, folded in at the span's
-// next reclaim; a large object's span goes back to the page heap). Dead
-// objects are unreachable, so no mutator touches them in between.
+// After mark termination the phase is kSweep (phase.h): no barrier, but new
+// objects are still allocated black. sweep_heap walks every in-use span of
+// the heap (the page -> span table) under a span walk pin (MHeap::
+// begin_span_walk: no span is released or reused under it; the collector
+// holds it from the start of the cycle) and, word by word: reads the
+// managed bits (acquire) and then this cycle's mark bits, so an object
+// allocated meanwhile is either unseen or seen marked; takes managed &
+// ~marked as dead; adds up the live slot bytes; and clears the other
+// epoch's bitmap, which the next cycle will mark into and which nobody
+// writes during this one. Each dead object's destructor runs (on the
+// sweeping goroutine, user code, outside any pause), its managed bit is
+// cleared and its slot goes back through the allocator's explicit-free
+// path (local or remote free bits, folded in at the span's next reclaim;
+// a large object's span goes back to the page heap once the pin is gone).
 //
-// The pause therefore grows with the number of spans (the walk), not with
-// the dead objects' destructors. The concurrent collector will replace the
-// walk with the sweepgen protocol (alloc/sweep.h): advance the heap's
-// sweepgen by 2 and let the background sweeper and allocating threads
-// sweep spans lazily, mark bits becoming alloc bits.
+// Nothing here runs with the world stopped, so no pause grows with the heap.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
-#include <vector>
-
-namespace rt::alloc {
-struct MSpan;
-}
 
 namespace rt::collector {
-
-struct DeadObject {
-  uintptr_t slot;
-  alloc::MSpan* span;
-  size_t idx;
-};
 
 struct SweepResult {
   uint64_t live_bytes = 0;
   uint64_t live_objects = 0;
+  uint64_t freed_objects = 0;
+  uint64_t destroyed = 0;  // destructor calls (elements)
 };
 
-SweepResult find_dead(std::vector<DeadObject>* dead);
-// Returns the number of destructor calls (elements destroyed).
-uint64_t free_dead(const std::vector<DeadObject>& dead);
+// Sweeps the whole heap for the cycle that marked into bitmap `e`.
+SweepResult sweep_heap(uint32_t e);
 
 }  // namespace rt::collector

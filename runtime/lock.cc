@@ -6,7 +6,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/tsan.h"
+
 namespace rt::detail {
+
+#if defined(RT_TSAN)
+RT_NO_TSAN int held_runtime_locks() { return t_runtime_locks; }
+RT_NO_TSAN void runtime_locks_inc() { ++t_runtime_locks; }
+RT_NO_TSAN void runtime_locks_dec() { --t_runtime_locks; }
+#endif
 
 void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected) {
   // Spurious returns (EINTR, EAGAIN) are fine: every caller re-checks.

@@ -15,9 +15,26 @@
 namespace rt::detail {
 
 // Number of runtime locks the calling thread holds. Plain thread_local with
-// constant initialisation: no TLS wrapper call on access.
+// constant initialisation: no TLS wrapper call on access. Changed through
+// the functions below.
 inline thread_local int t_runtime_locks __attribute__((tls_model("initial-exec"))) = 0;
+
+#if defined(RT_TSAN)
+// Out of line and uninstrumented (lock.cc). ThreadSanitizer is told the
+// address of a TLS access as thread pointer + offset, and the compiler may
+// read the thread pointer once per function: in a goroutine that has moved
+// to another thread since (the inlined lock fast paths run in goroutine
+// code that parks), TSan would be told about the old thread's counter and
+// report a race, although the access itself (%fs-relative) is right. The
+// counter is private to its thread: TSan has nothing to check there.
+int held_runtime_locks();
+void runtime_locks_inc();
+void runtime_locks_dec();
+#else
 inline int held_runtime_locks() { return t_runtime_locks; }
+inline void runtime_locks_inc() { ++t_runtime_locks; }
+inline void runtime_locks_dec() { --t_runtime_locks; }
+#endif
 
 class Lock {
  public:
@@ -26,7 +43,7 @@ class Lock {
   Lock& operator=(const Lock&) = delete;
 
   void lock() {
-    ++t_runtime_locks;
+    runtime_locks_inc();
     uint32_t expected = kUnlocked;
     // acquire: the critical section must not float above the lock.
     if (__builtin_expect(
@@ -41,7 +58,7 @@ class Lock {
     uint32_t expected = kUnlocked;
     if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
                                        std::memory_order_relaxed)) {
-      ++t_runtime_locks;
+      runtime_locks_inc();
       return true;
     }
     return false;
@@ -50,7 +67,7 @@ class Lock {
   void unlock() {
     // release: the critical section's writes are visible to the next owner.
     if (state_.exchange(kUnlocked, std::memory_order_release) == kSleeping) wake_one();
-    --t_runtime_locks;
+    runtime_locks_dec();
   }
 
  private:

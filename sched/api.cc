@@ -19,7 +19,7 @@ using sched::getg;
 
 namespace detail {
 
-void go_impl(void* fn, void (*invoke)(void*), void (*destroy)(void*)) {
+void go_impl(void* fn, size_t size, void (*invoke)(void*), void (*destroy)(void*)) {
   struct Boxed {
     void* fn;
     void (*invoke)(void*);
@@ -31,7 +31,7 @@ void go_impl(void* fn, void (*invoke)(void*), void (*destroy)(void*)) {
     }
     void operator()() { invoke(fn); }
   };
-  sched::newproc(sched::Task(Boxed(fn, invoke, destroy)));
+  sched::newproc(sched::Task(Boxed(fn, invoke, destroy)), /*system=*/false, fn, size);
 }
 
 namespace {

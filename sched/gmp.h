@@ -116,13 +116,19 @@ struct G {
   G* schedlink = nullptr;  // global run queue / free list link (owner's lock)
   void* param = nullptr;   // handed over by whoever readies the G
   Task task;
+  // The callable's captures when they live outside the task (rt::go's heap
+  // copy): a root for the collector while the G lives. Set by newproc,
+  // cleared by the G itself before its task is destroyed.
+  const void* closure = nullptr;
+  size_t closure_size = 0;
   void* gls[kGlsSlots] = {};
   // The collector's stack of objects under construction by rt::make on this
   // goroutine (gc/typeinfo.cc). Per G, not per thread: a constructor may
   // park and resume on another thread.
   void* gc_construction = nullptr;
 
-  // Sanitizer bookkeeping for fiber switches.
+  // Sanitizer bookkeeping for fiber switches. tsan_fiber: the TSan fiber
+  // it runs on from its first run to its exit (gcache.cc).
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;
 };

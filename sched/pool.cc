@@ -38,7 +38,6 @@
 // may hold victims (low 32); a get that finds no victim anywhere clears the
 // count with a CAS on the whole word, so it cannot erase the count a
 // concurrent cleanup just published.
-#include <mimalloc.h>
 
 #include <atomic>
 #include <cstdint>
@@ -48,6 +47,7 @@
 
 #include "rt/sync.h"
 #include "runtime/lock.h"
+#include "runtime/meta_alloc.h"
 #include "sched/gmp.h"
 #include "sched/proc.h"
 
@@ -86,10 +86,10 @@ struct Ring {
   }
   bool grow() {
     uint32_t ncap = cap ? cap * 2 : 8;
-    auto* nbuf = static_cast<void**>(mi_malloc(sizeof(void*) * ncap));
+    auto* nbuf = static_cast<void**>(rt::detail::meta_malloc(sizeof(void*) * ncap));
     if (nbuf == nullptr) return false;
     for (uint32_t i = 0; i < n; i++) nbuf[i] = buf[(head - n + i) & (cap - 1)];
-    mi_free(buf);
+    rt::detail::meta_free(buf);
     buf = nbuf;
     cap = ncap;
     head = n;
@@ -112,12 +112,12 @@ Lock g_registry_lock;
 PoolCore::Impl* g_pools = nullptr;
 
 int pin() {
-  ++t_runtime_locks;
+  rt::detail::runtime_locks_inc();
   sched::P* p = sched::getp();
   return p ? p->id : 0;
 }
 
-void unpin() { --t_runtime_locks; }
+void unpin() { rt::detail::runtime_locks_dec(); }
 
 }  // namespace
 
@@ -134,7 +134,7 @@ struct PoolCore::Impl {
   // The Local of P `pid`, created if needed; nullptr if out of memory.
   Local* local_or_create(int pid) {
     if (Local* l = local(pid)) return l;
-    void* mem = mi_malloc_aligned(sizeof(Local), alignof(Local));
+    void* mem = rt::detail::meta_malloc_aligned(sizeof(Local), alignof(Local));
     if (mem == nullptr) return nullptr;
     Local* l = new (mem) Local();
     Local* expected = nullptr;
@@ -143,7 +143,7 @@ struct PoolCore::Impl {
                                              std::memory_order_acquire)) {
       // Only P 0's slot is contended (plain threads share it).
       l->~Local();
-      mi_free(l);
+      rt::detail::meta_free(l);
       return expected;
     }
     int32_t n = nlocal.load(std::memory_order_relaxed);
@@ -224,10 +224,10 @@ PoolCore::~PoolCore() {
     Local* l = impl_->locals[i].load(std::memory_order_acquire);
     if (l == nullptr) continue;
     Impl::drain(l, objs);
-    mi_free(l->shared.buf);
-    mi_free(l->victim.buf);
+    rt::detail::meta_free(l->shared.buf);
+    rt::detail::meta_free(l->victim.buf);
     l->~Local();
-    mi_free(l);
+    rt::detail::meta_free(l);
   }
   for (void* x : objs) impl_->destroy(x);
   delete impl_;

@@ -71,13 +71,9 @@
 #include "runtime/env.h"
 #include "runtime/fatal.h"
 #include "runtime/lock.h"
+#include "runtime/tsan.h"
 #include "sched/symtab.h"
 
-#if defined(RT_TSAN)
-#define RT_NO_TSAN __attribute__((no_sanitize("thread")))
-#else
-#define RT_NO_TSAN
-#endif
 // The store of the return address below the interrupted RSP: that memory
 // is free stack, whatever stale shadow state a sanitizer keeps for it.
 #define RT_RAW_STACK_WRITE __attribute__((no_sanitize("address", "undefined"))) RT_NO_TSAN

@@ -36,6 +36,7 @@
 #include "alloc/mcache.h"
 #include "runtime/env.h"
 #include "runtime/fatal.h"
+#include "runtime/tsan.h"
 #include "sched/panic.h"
 #include "sched/preempt.h"
 #include "sched/sema.h"
@@ -52,6 +53,7 @@ using rt::detail::LockGuard;
 
 Sched sched;
 P** allp = nullptr;
+std::atomic<void (*)(G*)> g_newproc_hook{nullptr};
 
 std::atomic<int32_t> gomaxprocs_n{0};
 
@@ -364,8 +366,10 @@ namespace {
 
 void goexit0(G* g);
 
-// First code run on a new goroutine's stack.
-void g_entry(transfer_t t) {
+// First code run on a new goroutine's stack. Never instrumented by TSan: it
+// never returns (exit_to_g0), so its function-entry record would stay on
+// the fiber's shadow stack, one more for every goroutine the fiber runs.
+RT_NO_TSAN void g_entry(transfer_t t) {
   M* m = static_cast<M*>(t.data);
   m->g0ctx = t.fctx;
 #if defined(RT_ASAN)
@@ -373,6 +377,7 @@ void g_entry(transfer_t t) {
 #endif
   G* g = m->curg.load(std::memory_order_relaxed);
   run_goroutine_body(g);  // panic.cc: escaping exceptions become a Go panic
+  g->closure = nullptr;  // before the task frees it
   g->task.reset();
   gls_destroy(g);
   // Re-read the M: the G may have moved.
@@ -387,21 +392,26 @@ void prepare_first_run(P* p, G* g) {
   g->stack = stack_get(p);
   g->ctx = boost::context::detail::make_fcontext(reinterpret_cast<void*>(g->stack.hi),
                                                  g->stack.size(), g_entry);
+#if defined(RT_TSAN)
+  g->tsan_fiber = tsan_fiber_get();  // gcache.cc
+#endif
 }
 
-G* newproc(Task fn, bool system) {
+G* newproc(Task fn, bool system, const void* closure, size_t closure_size) {
   schedinit();
   M* cm = current_m();
   G* g = gfget(cm ? cm->p : nullptr);
   if (!g) {
     g = new G();
-#if defined(RT_TSAN)
-    g->tsan_fiber = __tsan_create_fiber(0);
-#endif
     allg_add(g);
   }
   g->id = g_next_goid.fetch_add(1, std::memory_order_relaxed);
   g->task = std::move(fn);
+  g->closure = closure;
+  g->closure_size = closure_size;
+  // Before the G is published: its task cannot finish and be freed under
+  // the hook.
+  if (void (*hook)(G*) = g_newproc_hook.load(std::memory_order_relaxed)) hook(g);
   g->system = system;
   g->lockedm = nullptr;
   g->lock_count = 0;
@@ -439,6 +449,10 @@ void goexit0(G* g) {
   stack_put(m->p, g->stack);
   g->stack = Stack{};
   g->ctx = nullptr;
+#if defined(RT_TSAN)
+  tsan_fiber_put(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
+#endif
   (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
   g->m.store(nullptr, std::memory_order_relaxed);
   m->curg.store(nullptr, std::memory_order_relaxed);

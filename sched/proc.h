@@ -23,7 +23,12 @@ __attribute__((noipa)) void set_thread_errno(int v);
 
 // Creates a goroutine running `fn` and makes it runnable (in the current P's
 // runnext when called from a goroutine, else on the global run queue).
-G* newproc(Task fn, bool system = false);
+// closure/closure_size: memory the task owns outside itself that holds the
+// callable's captures (rt::go's heap copy), scanned by the collector.
+G* newproc(Task fn, bool system = false, const void* closure = nullptr, size_t closure_size = 0);
+// Called by newproc with every new G once its task is set, before it can
+// run (the collector shades the task's captures while it marks).
+extern std::atomic<void (*)(G*)> g_newproc_hook;
 
 // Parks the running G. On g0, after the G has switched out, unlockf(g, arg)
 // runs (if given); if it returns false the G is made runnable again at once.
@@ -93,6 +98,11 @@ Stack stack_get(P* p);
 void stack_put(P* p, Stack s);
 G* gfget(P* p);
 void gfput(P* p, G* g);
+#if defined(RT_TSAN)
+// The TSan fiber a goroutine runs on, from its first run to its exit.
+void* tsan_fiber_get();
+void tsan_fiber_put(void* fiber);
+#endif
 
 // Counts for num_goroutine and deadlock detection.
 int64_t user_goroutines();

@@ -15,14 +15,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/tsan.h"
 #include "sched/gmp.h"
 
 #if defined(RT_ASAN)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
-#endif
-#if defined(RT_TSAN)
-#include <sanitizer/tsan_interface.h>
 #endif
 
 namespace rt::sched {
@@ -68,7 +66,9 @@ inline void switch_to_g0(G* g, M* m) {
 }
 
 // G -> g0 for the last time (the G has finished): no state to keep.
-[[noreturn]] inline void exit_to_g0(G* g, M* m) {
+// Uninstrumented like its caller g_entry: it never returns, so a TSan
+// function-entry record would stay on the fiber's shadow stack.
+[[noreturn]] RT_NO_TSAN inline void exit_to_g0(G* g, M* m) {
 #if defined(RT_ASAN)
   __sanitizer_start_switch_fiber(nullptr, m->g0_stack_bottom, m->g0_stack_size);
 #endif

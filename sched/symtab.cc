@@ -50,12 +50,7 @@
 #include <vector>
 
 #include "runtime/lock.h"
-
-#if defined(RT_TSAN)
-#define RT_NO_TSAN __attribute__((no_sanitize("thread")))
-#else
-#define RT_NO_TSAN
-#endif
+#include "runtime/tsan.h"
 
 namespace rt::sched {
 namespace {

@@ -40,6 +40,13 @@ class Task {
   ~Task() { reset(); }
 
   explicit operator bool() const { return ops_ != nullptr; }
+  // Where the callable's captures live (the inline buffer or its heap
+  // block), for the collector's conservative scan; {nullptr, 0} if empty.
+  const void* captures_begin() const {
+    if (!ops_) return nullptr;
+    return ops_->heap_size ? *reinterpret_cast<void* const*>(buf_) : buf_;
+  }
+  size_t captures_size() const { return !ops_ ? 0 : ops_->heap_size ? ops_->heap_size : kInline; }
   void operator()() { ops_->invoke(buf_); }
   void reset() {
     if (ops_) ops_->destroy(buf_);
@@ -51,6 +58,7 @@ class Task {
     void (*invoke)(void*);
     void (*destroy)(void*);
     void (*move)(void* dst, void* src);  // move-construct dst from src, destroy src
+    size_t heap_size;  // sizeof the callable when on the heap, else 0
   };
   template <typename D>
   static constexpr Ops inline_ops = {
@@ -59,12 +67,14 @@ class Task {
       [](void* dst, void* src) {
         new (dst) D(std::move(*static_cast<D*>(src)));
         static_cast<D*>(src)->~D();
-      }};
+      },
+      0};
   template <typename D>
   static constexpr Ops heap_ops = {
       [](void* p) { (**static_cast<D**>(p))(); },
       [](void* p) { delete *static_cast<D**>(p); },
-      [](void* dst, void* src) { *static_cast<D**>(dst) = *static_cast<D**>(src); }};
+      [](void* dst, void* src) { *static_cast<D**>(dst) = *static_cast<D**>(src); },
+      sizeof(D)};
 
   void take(Task& o) {
     ops_ = o.ops_;

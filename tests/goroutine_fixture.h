@@ -20,8 +20,16 @@
 
 #include "rt/sched.h"
 
-namespace gotest {
+// 1 in a ThreadSanitizer build, where goroutines are several times slower
+// and a goroutine's first run costs milliseconds (docs/ARCHITECTURE.md,
+// Testing): size goroutine counts and timing windows with it.
+#if defined(RT_TSAN) || defined(__SANITIZE_THREAD__)
+#define GOTEST_TSAN 1
+#else
+#define GOTEST_TSAN 0
+#endif
 
+namespace gotest {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;

@@ -446,7 +446,9 @@ TEST_F(SchedDeath, SigquitDumpsGoroutines) {
                           static std::atomic<uint32_t> never{0};
                           rt::go([] { rt::sched::semacquire(&never); });
                           rt::go([] { rt::sleep(10s); });
-                          rt::sleep(20ms);
+                          // Both parked by then (under TSan a goroutine's
+                          // first run alone can take milliseconds).
+                          rt::sleep(SCHEDTEST_TSAN ? 500ms : 20ms);
                           kill(getpid(), SIGQUIT);
                           rt::sleep(5s);
                           return 0;

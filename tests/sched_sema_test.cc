@@ -82,8 +82,8 @@ void ping_pong(int procs, int rounds) {
   });
 }
 
-TEST_F(SchedSema, PingPongOneProc) { ping_pong(1, SCHEDTEST_ASAN ? 20'000 : 100'000); }
-TEST_F(SchedSema, PingPongTwoProcs) { ping_pong(2, SCHEDTEST_ASAN ? 20'000 : 100'000); }
+TEST_F(SchedSema, PingPongOneProc) { ping_pong(1, SCHEDTEST_SANITIZER ? 20'000 : 100'000); }
+TEST_F(SchedSema, PingPongTwoProcs) { ping_pong(2, SCHEDTEST_SANITIZER ? 20'000 : 100'000); }
 
 // A ring of goroutines passing one token.
 TEST_F(SchedSema, TokenRing) {
@@ -271,11 +271,14 @@ TEST_F(SchedSema, TimedWaiterLeavesTheMiddleOfTheQueue) {
     std::vector<int> order;
     rt::detail::Lock mu;
     std::atomic<int> timed_out{0};
+    // Long enough for the main goroutine to see each timed waiter parked
+    // (under TSan a goroutine's first run alone can take milliseconds).
+    constexpr int64_t kTimeout = SCHEDTEST_SANITIZER ? 300'000'000 : 30'000'000;
     Join join(5);
     for (int i = 0; i < 5; i++) {
       rt::go([&, i] {
         if (i % 2 == 1) {
-          if (!semacquire_until(&s, nanotime() + 30'000'000)) timed_out++;
+          if (!semacquire_until(&s, nanotime() + kTimeout)) timed_out++;
         } else {
           semacquire(&s);
           rt::detail::LockGuard lk(mu);
@@ -428,7 +431,7 @@ TEST_F(SchedSema, SemaAsMutex) {
   rt::gomaxprocs(2);
   std::atomic<uint32_t> mu{1};
   int64_t counter = 0;
-  constexpr int kG = 8, kT = 2, kIters = SCHEDTEST_ASAN ? 2000 : 10000;
+  constexpr int kG = 8, kT = 2, kIters = SCHEDTEST_SANITIZER ? 2000 : 10000;
   Join join(kG);
   for (int g = 0; g < kG; g++) {
     rt::go([&] {
@@ -504,7 +507,7 @@ TEST_F(SchedSema, CountIsConservedUnderTimedAcquireStorm) {
       else std::this_thread::sleep_for(10us);
     }
   });
-  std::this_thread::sleep_for(SCHEDTEST_ASAN ? 300ms : 600ms);
+  std::this_thread::sleep_for(SCHEDTEST_SANITIZER ? 300ms : 600ms);
   stop = true;
   th.join();
   EXPECT_TRUE(join.wait_for_ns(30'000'000'000)) << join.left() << " goroutines stuck";

@@ -143,8 +143,13 @@ TEST_F(SchedStw, StopTheWorldWithLambdaSpinners) {
     count = 0;
     Join join(1);
     rt::go([&join] {
-      while (!stop.load(std::memory_order_relaxed)) count.fetch_add(1, std::memory_order_relaxed);
+      uint64_t x = 1;
+      while (!stop.load(std::memory_order_relaxed)) {
+        x = register_work(x);  // see there: the loop must be user code under TSan too
+        count.fetch_add(1, std::memory_order_relaxed);
+      }
       join.done();
+      return x;
     });
     ASSERT_TRUE(eventually([&] { return count.load() > 0; }));
     Watchdog wd(&stop, 2000ms);
@@ -225,7 +230,7 @@ TEST_F(SchedStw, RepeatedStopsUnderMixedLoad) {
     // The main goroutine's own stop/start loop is the seventh participant.
     int frozen_violations = 0;
     // (Each round waits behind the spinners' 10 ms slices to run again.)
-    for (int i = 0; i < (SCHEDTEST_ASAN ? 6 : 12); i++) {
+    for (int i = 0; i < (SCHEDTEST_SANITIZER ? 6 : 12); i++) {
       rt::sched::stop_the_world("stress");
       uint64_t a = activity.load();
       std::vector<uint64_t> s0 = sp.snapshot();
@@ -632,7 +637,7 @@ TEST_F(SchedStw, SuspendAllWhileTheyChurn) {
         if (!g.load()) return false;
       return true;
     }));
-    for (int round = 0; round < (SCHEDTEST_ASAN ? 20 : 100); round++) {
+    for (int round = 0; round < (SCHEDTEST_SANITIZER ? 20 : 100); round++) {
       G* g = gs[round % kN].load();
       rt::sched::Suspended s = rt::sched::suspend_g(g);
       EXPECT_FALSE(s.dead);

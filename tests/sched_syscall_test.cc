@@ -242,7 +242,7 @@ TEST_F(SchedSyscall, ScopeChurn) {
   in_rt([] {
     ProcsGuard guard;
     rt::gomaxprocs(2);
-    constexpr int kG = 16, kIters = SCHEDTEST_ASAN ? 500 : 3000;
+    constexpr int kG = 16, kIters = SCHEDTEST_SANITIZER ? 500 : 3000;
     std::atomic<int64_t> total{0};
     Join join(kG);
     for (int g = 0; g < kG; g++) {

@@ -33,6 +33,14 @@
 #else
 #define SCHEDTEST_ASAN 0
 #endif
+#if defined(RT_TSAN) || defined(__SANITIZE_THREAD__)
+#define SCHEDTEST_TSAN 1
+#else
+#define SCHEDTEST_TSAN 0
+#endif
+// Either sanitizer: loops run several times slower, so stress tests run
+// fewer rounds.
+#define SCHEDTEST_SANITIZER (SCHEDTEST_ASAN || SCHEDTEST_TSAN)
 
 namespace schedtest {
 
@@ -215,5 +223,10 @@ __attribute__((always_inline)) inline uint64_t register_work(uint64_t x) {
 // classifies them as user code. Each increments *counter until *stop.
 __attribute__((noinline)) inline void schedtest_spin(std::atomic<uint64_t>* counter,
                                                      const std::atomic<bool>* stop) {
-  while (!stop->load(std::memory_order_relaxed)) counter->fetch_add(1, std::memory_order_relaxed);
+  uint64_t x = 1;
+  while (!stop->load(std::memory_order_relaxed)) {
+    x = schedtest::register_work(x);
+    counter->fetch_add(1, std::memory_order_relaxed);
+  }
+  __asm__ volatile("" : : "r"(x));
 }

@@ -163,8 +163,9 @@ TEST_P(SyncTest, MutexStarvationBoundsWait) {
     wg.wait();
     check_fair_waits(waits, "mutex waiter");
     // With one P the waiter may also get the mutex in normal mode, when the
-    // holder happens to yield just after unlocking.
-    if (rt::gomaxprocs() > 1) {
+    // holder happens to yield just after unlocking; so may it under TSan,
+    // whose instrumentation widens the holder's gap between unlock and lock.
+    if (rt::gomaxprocs() > 1 && !GOTEST_TSAN) {
       EXPECT_GT(rt::detail::mutex_starvation_entries(), before)
           << "the mutex never entered starvation mode";
     }

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (tools/setup.sh), then builds
-# and runs every test suite in two configurations:
-#   build/test  Release with runtime assertions on (also checks that the
-#               installed package and add_subdirectory work for a consumer)
-#   build/asan  the same suites under AddressSanitizer + UBSan
-# Usage: tools/test.sh [--fast]   (--fast: skip the sanitizer build)
+# and runs the test suites in three configurations:
+#   build/test  Release with runtime assertions on, every suite (also checks
+#               that the installed package and add_subdirectory work for a
+#               consumer)
+#   build/asan  every suite under AddressSanitizer + UBSan
+#   build/tsan  the scheduler, channel and sync suites under
+#               ThreadSanitizer (test names matching $tsan_suites below:
+#               Sched*, Chan*, Select*, Timer*, Context*, Sync*, Semaphore*,
+#               Group*, ErrGroup*, with or without an instantiation prefix such as
+#               Procs/), so new suites with those names join by themselves
+# Usage: tools/test.sh [--fast]   (--fast: skip the sanitizer builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +25,21 @@ done
 tools/setup.sh
 jobs=${RT_JOBS:-2}
 
+# run_suite DIR [CMAKE ARGS...] [-- CTEST ARGS...]
 run_suite() {
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DRT_ASSERTIONS=ON "$@" >/dev/null
+  local cmake_args=() ctest_args=()
+  while [[ $# -gt 0 && $1 != -- ]]; do cmake_args+=("$1"); shift; done
+  [[ $# -gt 0 ]] && shift
+  ctest_args=("$@")
+  cmake -S . -B "$dir" -G Ninja -DRT_ASSERTIONS=ON "${cmake_args[@]}" >/dev/null
   cmake --build "$dir" -j"$jobs"
-  ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600 "${ctest_args[@]}"
 }
+
+# The suites run under ThreadSanitizer (ctest names: Suite.Test, or
+# Prefix/Suite.Test/Param for parameterized suites).
+tsan_suites='^([A-Za-z0-9_]+/)?(Sched|Chan|Select|Timer|Context|Sync|Semaphore|Group|ErrGroup)[A-Za-z0-9_]*\.'
 
 echo "== Release build with assertions (build/test)"
 run_suite build/test -DCMAKE_BUILD_TYPE=Release -DRT_CONSUMER_TEST=ON
@@ -34,4 +49,14 @@ if [[ $fast -eq 0 ]]; then
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     run_suite build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRT_SANITIZE=address -DRT_BUILD_BENCH=OFF
+
+  echo "== ThreadSanitizer build (build/tsan): scheduler, channel and sync suites"
+  # halt_on_error: a report ends the process, so a race in a death test's
+  # child (which leaves with _exit, skipping TSan's exit code) still fails
+  # its test. die_after_fork=0: death tests fork a multithreaded process.
+  # atexit_sleep_ms=0: the runtime's threads never exit, so TSan's wait for
+  # exiting threads would only add a second to every test process.
+  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:die_after_fork=0:atexit_sleep_ms=0:second_deadlock_stack=1} \
+    run_suite build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRT_SANITIZE=thread -DRT_BUILD_BENCH=OFF \
+      -- -R "$tsan_suites"
 fi

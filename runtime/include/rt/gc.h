@@ -189,11 +189,16 @@ struct GcStats {
   uint64_t freed_objects = 0;   // objects freed by all collections
   uint64_t destructors_run = 0; // destructor calls by the sweeper (elements)
   uint64_t live_bytes = 0;      // slot bytes marked by the last collection
+  uint64_t marked_objects = 0;  // objects the last collection's marking shaded
   uint64_t trigger_bytes = 0;   // bytes of make() that start the next cycle
-  int64_t last_pause_ns = 0;    // stop request -> world restarted, last cycle
-  int64_t max_pause_ns = 0;
+  // Stop-the-world pauses, each from the stop request to the world running
+  // again. A cycle stops the world twice (sweep termination, mark
+  // termination), more if mark termination found work and restarted.
+  int64_t last_pause_ns = 0;    // the last cycle's pauses, summed
+  int64_t max_pause_ns = 0;     // the longest single pause of any cycle
   int64_t total_pause_ns = 0;
-  int64_t pause_ns[256] = {};   // ring: cycle k's pause at [(k - 1) % 256]
+  int64_t pause_ns[256] = {};   // ring: cycle k's summed pauses at [(k - 1) % 256]
+  uint64_t mark_termination_retries = 0;  // restarts after finding late work
 };
 GcStats gc_stats();
 

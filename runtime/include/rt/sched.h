@@ -15,6 +15,7 @@
 // thread_local, std::mutex or blocking system calls.
 #pragma once
 
+#include <cstddef>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,8 +25,10 @@
 namespace rt {
 
 namespace detail {
-// Type-erased spawn (the Task wrapper lives in the runtime).
-void go_impl(void* fn, void (*invoke)(void*), void (*destroy)(void*));
+// Type-erased spawn (the Task wrapper lives in the runtime). fn points at
+// the callable's heap copy of `size` bytes, which the collector scans as
+// the goroutine's root (its captures).
+void go_impl(void* fn, size_t size, void (*invoke)(void*), void (*destroy)(void*));
 }  // namespace detail
 
 // Boots the runtime (if needed), runs main_fn as the main goroutine and
@@ -53,7 +56,7 @@ void go(F&& fn) {
   using D = std::decay_t<F>;
   D* heap = new D(std::forward<F>(fn));
   detail::go_impl(
-      heap, [](void* p) { (*static_cast<D*>(p))(); }, [](void* p) { delete static_cast<D*>(p); });
+      heap, sizeof(D), [](void* p) { (*static_cast<D*>(p))(); }, [](void* p) { delete static_cast<D*>(p); });
 }
 
 // Yields the processor, like runtime.Gosched.
