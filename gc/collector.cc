@@ -245,10 +245,11 @@ void run_cycle() {
   }
   if (checkmark) verify_marks(epoch());
   uint64_t marked = g_mark_counters.marked_objects.load(std::memory_order_relaxed);
+  sweep_begin(epoch());
   g_gcstate.store(kSweep | (epoch() << 2), std::memory_order_seq_cst);
   g_allocated_since.store(0, std::memory_order_relaxed);
   pause.start_world();
-  SweepResult sr = sweep_heap(epoch());
+  SweepResult sr = sweep_finish();
   g_gcstate.store(kOff | (epoch() << 2), std::memory_order_seq_cst);
   alloc::MHeap::get().end_span_walk();
   uint64_t trigger = trigger_for(sr.live_bytes);
@@ -287,12 +288,22 @@ void account_allocation(size_t bytes) {
   // Only goroutines outside runtime locks assist or start cycles; a plain
   // thread inside make holds the gate (and an unrooted result).
   if (!stopped_by_the_world() || rt::detail::t_runtime_locks != 0) return;
-  if (marking()) {
-    // Assist: pay for this allocation with scan work before it happens.
-    drain_preemptible(kAssistBytesPerFlush);
-    return;
-  }
   uint64_t trigger = trigger_bytes();
+  switch (phase()) {
+    case kMark: {
+      // Assist: pay for this allocation with scan work before it happens,
+      // more the further allocation has run past the trigger (a stand-in
+      // for the pacer's assist ratio).
+      uint64_t over = trigger != 0 && n > trigger ? (n - trigger) * 4 / trigger : 0;
+      drain_preemptible(kAssistBytesPerFlush * (1 + std::min<uint64_t>(over, 31)));
+      return;
+    }
+    case kSweep:
+      sweep_some(1);  // proportional sweep: one chunk per flush
+      return;
+    case kOff:
+      break;
+  }
   if (trigger == 0 || n < trigger) return;
   if (g_cycle_running.load(std::memory_order_relaxed)) return;
   if (g_bg_requested.exchange(true, std::memory_order_relaxed)) return;

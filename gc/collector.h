@@ -14,7 +14,8 @@
 //     restart the world and go back to 3 (counted as a retry). Otherwise
 //     marking is complete: RT_DEBUG=gccheckmark=1 verifies it here
 //     (checkmark.h); the phase becomes kSweep.
-//  5. Concurrent sweep (sweep.h) by the collecting goroutine; then phase
+//  5. Concurrent sweep (sweep.h) by the collecting goroutine and, one
+//     chunk per 64 KiB they allocate, by allocating goroutines; then phase
 //     kOff, spans unpinned, the next trigger set, statistics recorded.
 // Each pause is timed from the stop request to the world running again.
 //
@@ -26,8 +27,9 @@
 // (per thread, flushed every 64 KiB); when the bytes since the last cycle
 // reach max(4 MiB, live x GOGC/100), a background goroutine runs a cycle.
 // While marking, each flush makes the allocating goroutine assist: it
-// scans twice the bytes it allocated before it allocates. Plain threads
-// neither trigger nor assist; RT_GOGC=off turns triggering off.
+// scans twice the bytes it allocated before it allocates, up to 32 times
+// that as allocation runs past the trigger. Plain threads neither trigger
+// nor assist; RT_GOGC=off turns triggering off.
 #pragma once
 
 #include <atomic>

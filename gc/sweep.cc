@@ -1,6 +1,10 @@
 // Sweeping. See sweep.h.
 #include "gc/sweep.h"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
 
@@ -13,6 +17,15 @@
 namespace rt::collector {
 
 namespace {
+
+// Set by sweep_begin before the phase lets allocators in (the phase store
+// is seq_cst; so is the cursor), read by every sweeper.
+std::atomic<uint32_t> g_epoch{0};
+std::atomic<size_t> g_npages{0};
+std::atomic<size_t> g_nchunks{0};
+std::atomic<size_t> g_next_chunk{0};  // claim cursor
+std::atomic<size_t> g_chunks_done{0};
+std::atomic<uint64_t> g_live_bytes{0}, g_live_objects{0}, g_freed{0}, g_destroyed{0};
 
 void free_dead(alloc::MSpan* s, size_t idx, SweepResult* r) {
   uintptr_t slot = s->object_base(idx);
@@ -29,32 +42,87 @@ void free_dead(alloc::MSpan* s, size_t idx, SweepResult* r) {
   r->freed_objects++;
 }
 
+void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
+  size_t slot_bytes = s->is_large() ? s->npages * alloc::kPageSize : s->elemsize;
+  std::atomic<uint64_t>* marks = marks_of(s, e);
+  std::atomic<uint64_t>* next_marks = marks_of(s, e ^ 1);
+  for (size_t w = 0; w < s->nwords; w++) {
+    uint64_t managed = s->managed_bits[w].load(std::memory_order_acquire);
+    uint64_t marked = marks[w].load(std::memory_order_relaxed);
+    next_marks[w].store(0, std::memory_order_relaxed);
+    uint64_t live = managed & marked;
+    r->live_objects += std::popcount(live);
+    r->live_bytes += std::popcount(live) * slot_bytes;
+    for (uint64_t d = managed & ~marked; d; d &= d - 1) free_dead(s, w * 64 + std::countr_zero(d), r);
+  }
+}
+
+void sweep_chunk(size_t chunk, uint32_t e) {
+  SweepResult r;
+  uintptr_t base = alloc::g_heap_index.base;
+  size_t first = chunk * kSweepChunkPages;
+  size_t last = std::min(first + kSweepChunkPages, g_npages.load(std::memory_order_relaxed));
+  for (size_t page = first; page < last; page++) {
+    alloc::MSpan* s = alloc::g_heap_index.spans[page].load(std::memory_order_acquire);
+    if (!s || s->start != base + page * alloc::kPageSize ||
+        s->state.load(std::memory_order_acquire) != alloc::SpanState::kInUse)
+      continue;
+    sweep_span(s, e, &r);
+  }
+  g_live_bytes.fetch_add(r.live_bytes, std::memory_order_relaxed);
+  g_live_objects.fetch_add(r.live_objects, std::memory_order_relaxed);
+  g_freed.fetch_add(r.freed_objects, std::memory_order_relaxed);
+  g_destroyed.fetch_add(r.destroyed, std::memory_order_relaxed);
+  g_chunks_done.fetch_add(1, std::memory_order_release);
+}
+
 }  // namespace
 
-SweepResult sweep_heap(uint32_t e) {
-  SweepResult r;
-  if (!alloc::MHeap::initialized()) return r;
-  size_t grown = alloc::g_heap_index.grown.load(std::memory_order_acquire);
-  uintptr_t base = alloc::g_heap_index.base;
-  for (size_t off = 0; off < grown; off += alloc::kPageSize) {
-    alloc::MSpan* s = alloc::g_heap_index.spans[off >> alloc::kPageShift].load(std::memory_order_acquire);
-    if (!s || s->start != base + off || s->state.load(std::memory_order_acquire) != alloc::SpanState::kInUse)
-      continue;
-    size_t slot_bytes = s->is_large() ? s->npages * alloc::kPageSize : s->elemsize;
-    std::atomic<uint64_t>* marks = marks_of(s, e);
-    std::atomic<uint64_t>* next_marks = marks_of(s, e ^ 1);
-    for (size_t w = 0; w < s->nwords; w++) {
-      uint64_t managed = s->managed_bits[w].load(std::memory_order_acquire);
-      uint64_t marked = marks[w].load(std::memory_order_relaxed);
-      next_marks[w].store(0, std::memory_order_relaxed);
-      uint64_t live = managed & marked;
-      r.live_objects += std::popcount(live);
-      r.live_bytes += std::popcount(live) * slot_bytes;
-      for (uint64_t d = managed & ~marked; d; d &= d - 1) free_dead(s, w * 64 + std::countr_zero(d), &r);
-    }
-    // A long sweep must not hold a P from the program's goroutines.
-    if ((off >> alloc::kPageShift) % 64 == 63) sched::preempt_check();
+void sweep_begin(uint32_t e) {
+  size_t pages = 0;
+  if (alloc::MHeap::initialized())
+    pages = alloc::g_heap_index.grown.load(std::memory_order_acquire) >> alloc::kPageShift;
+  g_epoch.store(e, std::memory_order_relaxed);
+  g_live_bytes.store(0, std::memory_order_relaxed);
+  g_live_objects.store(0, std::memory_order_relaxed);
+  g_freed.store(0, std::memory_order_relaxed);
+  g_destroyed.store(0, std::memory_order_relaxed);
+  g_chunks_done.store(0, std::memory_order_relaxed);
+  g_npages.store(pages, std::memory_order_relaxed);
+  g_nchunks.store((pages + kSweepChunkPages - 1) / kSweepChunkPages, std::memory_order_relaxed);
+  g_next_chunk.store(0, std::memory_order_seq_cst);
+}
+
+size_t sweep_some(size_t max_chunks) {
+  size_t n = g_nchunks.load(std::memory_order_relaxed);
+  uint32_t e = g_epoch.load(std::memory_order_relaxed);
+  size_t done = 0;
+  while (done < max_chunks) {
+    if (g_next_chunk.load(std::memory_order_relaxed) >= n) break;
+    size_t c = g_next_chunk.fetch_add(1, std::memory_order_relaxed);
+    if (c >= n) break;
+    sweep_chunk(c, e);
+    done++;
   }
+  return done;
+}
+
+SweepResult sweep_finish() {
+  while (sweep_some(1) != 0) sched::preempt_check();
+  // Chunks other goroutines claimed may still be in progress.
+  size_t n = g_nchunks.load(std::memory_order_relaxed);
+  while (g_chunks_done.load(std::memory_order_acquire) < n) {
+    if (sched::getg()) {
+      sched::gosched();
+    } else {
+      sched_yield();
+    }
+  }
+  SweepResult r;
+  r.live_bytes = g_live_bytes.load(std::memory_order_relaxed);
+  r.live_objects = g_live_objects.load(std::memory_order_relaxed);
+  r.freed_objects = g_freed.load(std::memory_order_relaxed);
+  r.destroyed = g_destroyed.load(std::memory_order_relaxed);
   return r;
 }
 

@@ -1,27 +1,36 @@
 // Sweeping: freeing the managed objects that marking left white, while the
-// program runs.
+// program runs, shared between the collecting goroutine and allocators.
 //
 // After mark termination the phase is kSweep (phase.h): no barrier, but new
-// objects are still allocated black. sweep_heap walks every in-use span of
-// the heap (the page -> span table) under a span walk pin (MHeap::
-// begin_span_walk: no span is released or reused under it; the collector
-// holds it from the start of the cycle) and, word by word: reads the
-// managed bits (acquire) and then this cycle's mark bits, so an object
-// allocated meanwhile is either unseen or seen marked; takes managed &
-// ~marked as dead; adds up the live slot bytes; and clears the other
-// epoch's bitmap, which the next cycle will mark into and which nobody
-// writes during this one. Each dead object's destructor runs (on the
-// sweeping goroutine, user code, outside any pause), its managed bit is
-// cleared and its slot goes back through the allocator's explicit-free
-// path (local or remote free bits, folded in at the span's next reclaim;
-// a large object's span goes back to the page heap once the pin is gone).
+// objects are still allocated black. sweep_begin publishes the heap's page
+// range, cut into chunks of kSweepChunkPages pages; sweepers claim chunks
+// with an atomic cursor (each chunk swept by exactly one) and sweep every
+// span that starts in it: the collecting goroutine claims chunks until none
+// is left, and while the phase is kSweep each allocating goroutine sweeps
+// one chunk per 64 KiB it allocates (Go's proportional sweep), so
+// allocation cannot outrun the sweep. Spans stay pinned meanwhile
+// (MHeap::begin_span_walk, taken at the start of the cycle): none is
+// released or reused under a sweeper.
+//
+// Sweeping a span, word by word: read the managed bits (acquire) and then
+// this cycle's mark bits, so an object allocated meanwhile is either unseen
+// or seen marked; managed & ~marked are dead; add up the live slot bytes;
+// clear the other epoch's bitmap, which the next cycle will mark into and
+// which nobody writes during this one. Each dead object's destructor runs
+// (user code, on the sweeping goroutine, outside any pause), its managed
+// bit is cleared and its slot goes back through the allocator's
+// explicit-free path (local or remote free bits, folded in at the span's
+// next reclaim; a large object's span goes back once the pin is gone).
 //
 // Nothing here runs with the world stopped, so no pause grows with the heap.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace rt::collector {
+
+inline constexpr size_t kSweepChunkPages = 64;
 
 struct SweepResult {
   uint64_t live_bytes = 0;
@@ -30,7 +39,13 @@ struct SweepResult {
   uint64_t destroyed = 0;  // destructor calls (elements)
 };
 
-// Sweeps the whole heap for the cycle that marked into bitmap `e`.
-SweepResult sweep_heap(uint32_t e);
+// Starts the sweep for the cycle that marked into bitmap `e` (the collector,
+// after mark termination, before allocators may help).
+void sweep_begin(uint32_t e);
+// Sweeps up to max_chunks unclaimed chunks; returns how many it swept.
+size_t sweep_some(size_t max_chunks);
+// The collector: sweeps what is left, waits for chunks other goroutines
+// claimed, and returns the cycle's totals.
+SweepResult sweep_finish();
 
 }  // namespace rt::collector
