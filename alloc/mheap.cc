@@ -61,6 +61,15 @@ bool MHeap::grow_locked(size_t npages) {
   if (bytes < npages || grown + bytes > reserved_bytes_ || grown + bytes < grown) return false;
   if (!sys_map(reinterpret_cast<void*>(base_ + grown), bytes)) return false;
   pages_.grow(bytes / kPageSize);
+  if (grown == 0) {
+    // The heap's first page is never handed out: the base address is a
+    // common value in the runtime's own frames, and the collector scans
+    // stacks conservatively, so an object there would be kept alive by
+    // stale copies of the base for good.
+    size_t released = 0;
+    uintptr_t first = pages_.alloc(1, &released);
+    if (first != base_) rt::detail::fatal("runtime: the heap's first page was not its base");
+  }
   grown_bytes_.store(grown + bytes, std::memory_order_release);
   return true;
 }

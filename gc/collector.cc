@@ -3,17 +3,20 @@
 #include "gc/collector.h"
 
 #include <sched.h>
+#include <setjmp.h>
 
 #include <algorithm>
 #include <atomic>
 
 #include "alloc/mheap.h"
 #include "gc/checkmark.h"
+#include "gc/finalizer.h"
 #include "gc/gate.h"
 #include "gc/heapobj.h"
 #include "gc/mark.h"
 #include "gc/phase.h"
 #include "gc/sweep.h"
+#include "gc/weak.h"
 #include "gc/work.h"
 #include "rt/gc.h"
 #include "rt/sync.h"
@@ -78,12 +81,13 @@ bool mode_on(std::atomic<int>& mode, int from_env) {
   return m != 0;
 }
 
-void run_cycle();
+void run_cycle(uintptr_t own_floor);
 
 void background_runner() {
+  rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
     rt::sched::semacquire(&g_bg_wake);
-    run_cycle();
+    run_cycle(0);
     g_bg_requested.store(false, std::memory_order_relaxed);
   }
 }
@@ -91,6 +95,7 @@ void background_runner() {
 // A mark worker drains while the collector marks, then sleeps until the
 // next cycle (or the next restart after a failed mark termination).
 void mark_worker() {
+  rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
     rt::sched::semacquire(&g_worker_wake);
     while (marking()) {
@@ -177,9 +182,13 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
   // Roots: the Root set, every goroutine's stack, the caller's own.
   if (GcWork* gw = local_work()) {
     mark_roots(gw);
+    mark_finalizer_roots(gw);
     mark_own_stack(gw);
   } else {
-    with_shared_work([](GcWork* w, void*) { mark_roots(w); }, nullptr);
+    with_shared_work([](GcWork* w, void*) {
+      mark_roots(w);
+      mark_finalizer_roots(w);
+    }, nullptr);
   }
   scan_goroutines();
   for (;;) {
@@ -221,8 +230,11 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
   }
 }
 
-void run_cycle() {
+// own_floor: where the collecting goroutine's caller state starts on its
+// stack (0: nothing of it to scan, the background runner).
+void run_cycle(uintptr_t own_floor) {
   rt::sched::semacquire(&g_collector_sema);
+  set_own_stack_floor(own_floor);
   g_cycle_running.store(true, std::memory_order_relaxed);
   start_background_goroutines();
   const auto& dbg = rt::detail::config().debug;
@@ -245,10 +257,14 @@ void run_cycle() {
   }
   if (checkmark) verify_marks(epoch());
   uint64_t marked = g_mark_counters.marked_objects.load(std::memory_order_relaxed);
-  sweep_begin(epoch());
   g_gcstate.store(kSweep | (epoch() << 2), std::memory_order_seq_cst);
   g_allocated_since.store(0, std::memory_order_relaxed);
   pause.start_world();
+  // Weak pointers to the dead are cleared, then finalizers of the dead are
+  // queued (resurrecting them), then the rest is swept.
+  uint64_t weaks_cleared = clear_dead_weaks(epoch());
+  uint64_t finalizers_queued = queue_dead_finalizers(epoch());
+  sweep_begin(epoch());
   SweepResult sr = sweep_finish();
   g_gcstate.store(kOff | (epoch() << 2), std::memory_order_seq_cst);
   alloc::MHeap::get().end_span_walk();
@@ -267,6 +283,8 @@ void run_cycle() {
     g_stats.total_pause_ns += pause.total;
     g_stats.pause_ns[(g_stats.cycles - 1) % 256] = pause.total;
     g_stats.mark_termination_retries += retries;
+    g_stats.weak_cleared += weaks_cleared;
+    g_stats.finalizers_queued += finalizers_queued;
   }
   g_cycle_running.store(false, std::memory_order_relaxed);
   rt::sched::semrelease(&g_collector_sema);
@@ -311,10 +329,16 @@ void account_allocation(size_t bytes) {
   rt::sched::semrelease(&g_bg_wake);
 }
 
-void collect() {
+[[gnu::noinline]] void collect() {
   if (!stopped_by_the_world() && gate_depth() > 0)
     rt::detail::fatal("rt::gc called inside rt::make or a Ref store on a thread the world does not stop");
-  run_cycle();
+  // The caller's callee-saved registers, spilled here: with the caller's
+  // frames above, they are all of the caller's state the collector scans.
+  __builtin_unwind_init();
+  jmp_buf regs;
+  setjmp(regs);
+  run_cycle(reinterpret_cast<uintptr_t>(&regs));
+  asm volatile("" : : "r"(&regs) : "memory");
 }
 
 void set_debug_modes(int stoptheworld, int checkmark) {
@@ -332,6 +356,7 @@ GcStats gc_stats() {
   rt::detail::LockGuard g(rt::collector::g_stats_lock);
   GcStats s = rt::collector::g_stats;
   s.trigger_bytes = rt::collector::trigger_bytes();
+  s.finalizers_run = rt::collector::finalizers_run();
   return s;
 }
 

@@ -1,8 +1,6 @@
 // Marking. See mark.h.
 #include "gc/mark.h"
 
-#include <setjmp.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -130,6 +128,7 @@ void shade_range_fn(uintptr_t lo, uintptr_t hi, void* gw) { scan_range(lo, hi, s
 }  // namespace
 
 bool goroutine_ranges(sched::G* g, RangeFn fn, void* ctx) {
+  if (g->gc_skip_scan.load(std::memory_order_relaxed)) return false;
   RangeSink sink{fn, ctx};
   sched::Suspended s = sched::suspend_g(g);
   if (!s.dead) {
@@ -177,29 +176,20 @@ void shade_new_goroutine(sched::G* g) {
 }
 
 namespace {
-
-// Called from own_stack_ranges with the registers spilled in the caller's
-// frame: everything from this frame up to the stack's top is live.
-[[gnu::noinline]] void ranges_from_here(const RangeSink& sink, uintptr_t hi) {
-  uintptr_t lo = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  sink(lo, hi);
-#if defined(RT_ASAN)
-  fake_frame_ranges(sink, __asan_get_current_fake_stack(), lo, hi);
-#endif
-}
-
+uintptr_t g_own_floor = 0;  // the collector semaphore's holder
 }  // namespace
 
-[[gnu::noinline]] void own_stack_ranges(RangeFn fn, void* ctx) {
+void set_own_stack_floor(uintptr_t lo) { g_own_floor = lo; }
+
+void own_stack_ranges(RangeFn fn, void* ctx) {
   sched::G* self = sched::getg();
-  if (!self) return;  // a plain thread's stack is not a root
-  __builtin_unwind_init();
-  jmp_buf regs;
-  setjmp(regs);  // callee-saved registers into this frame
+  if (!self || self->gc_skip_scan.load(std::memory_order_relaxed) || !g_own_floor) return;  // a plain thread's stack is not a root
   RangeSink sink{fn, ctx};
-  ranges_from_here(sink, self->stack.hi);
+  sink(g_own_floor, self->stack.hi);
+#if defined(RT_ASAN)
+  fake_frame_ranges(sink, __asan_get_current_fake_stack(), g_own_floor, self->stack.hi);
+#endif
   extra_ranges(self, sink);
-  asm volatile("" : : "r"(&regs) : "memory");
 }
 
 void mark_own_stack(GcWork* gw) { own_stack_ranges(shade_range_fn, gw); }

@@ -17,7 +17,7 @@
 // stop at a safe point with their registers spilled on their stack), from
 // the saved SP (syscall SP in a syscall scope) to the top, plus the
 // goroutine's task captures and local-storage slots. The collecting
-// goroutine scans its own stack after spilling its registers. With the
+// goroutine scans its caller's frames and registers (see own_stack_ranges). With the
 // hybrid barrier (barrier.cc) a stack is scanned once per cycle: after its
 // scan it stays black. Plain threads' stacks are not roots.
 //
@@ -63,7 +63,12 @@ void mark_roots(GcWork* gw);
 // local-storage slots), resumes it. False if it was dead.
 using RangeFn = void (*)(uintptr_t lo, uintptr_t hi, void* ctx);
 bool goroutine_ranges(sched::G* g, RangeFn fn, void* ctx);
-// The same for the calling goroutine, after spilling its registers.
+// The same for the collecting goroutine: from the floor its entry into the
+// collector recorded (with its caller's registers spilled below it) to
+// the top. The collector's own frames below the floor are not scanned:
+// they hold stale words (span and slot addresses from earlier sweeps)
+// that would keep arbitrary objects alive.
+void set_own_stack_floor(uintptr_t lo);
 void own_stack_ranges(RangeFn fn, void* ctx);
 // Scans every goroutine but the caller, one at a time, each while
 // suspended; goroutines created during the walk need no scan (newproc

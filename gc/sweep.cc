@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 
 #include "alloc/malloc.h"
@@ -82,6 +83,9 @@ void sweep_begin(uint32_t e) {
   size_t pages = 0;
   if (alloc::MHeap::initialized())
     pages = alloc::g_heap_index.grown.load(std::memory_order_acquire) >> alloc::kPageShift;
+  // Close the cursor first: an allocator claiming now (phase kSweep, sweep
+  // not begun) must fail whatever chunk count it then reads.
+  g_next_chunk.store(SIZE_MAX / 2, std::memory_order_seq_cst);
   g_epoch.store(e, std::memory_order_relaxed);
   g_live_bytes.store(0, std::memory_order_relaxed);
   g_live_objects.store(0, std::memory_order_relaxed);
@@ -90,18 +94,17 @@ void sweep_begin(uint32_t e) {
   g_chunks_done.store(0, std::memory_order_relaxed);
   g_npages.store(pages, std::memory_order_relaxed);
   g_nchunks.store((pages + kSweepChunkPages - 1) / kSweepChunkPages, std::memory_order_relaxed);
-  g_next_chunk.store(0, std::memory_order_seq_cst);
+  // Release: a sweeper whose claim reads a value from here on sees the
+  // fields above.
+  g_next_chunk.store(0, std::memory_order_release);
 }
 
 size_t sweep_some(size_t max_chunks) {
-  size_t n = g_nchunks.load(std::memory_order_relaxed);
-  uint32_t e = g_epoch.load(std::memory_order_relaxed);
   size_t done = 0;
   while (done < max_chunks) {
-    if (g_next_chunk.load(std::memory_order_relaxed) >= n) break;
-    size_t c = g_next_chunk.fetch_add(1, std::memory_order_relaxed);
-    if (c >= n) break;
-    sweep_chunk(c, e);
+    size_t c = g_next_chunk.fetch_add(1, std::memory_order_acq_rel);
+    if (c >= g_nchunks.load(std::memory_order_relaxed)) break;
+    sweep_chunk(c, g_epoch.load(std::memory_order_relaxed));
     done++;
   }
   return done;

@@ -40,7 +40,7 @@ struct SweepResult {
 };
 
 // Starts the sweep for the cycle that marked into bitmap `e` (the collector,
-// after mark termination, before allocators may help).
+// after mark termination; until then allocators find nothing to claim).
 void sweep_begin(uint32_t e);
 // Sweeps up to max_chunks unclaimed chunks; returns how many it swept.
 size_t sweep_some(size_t max_chunks);

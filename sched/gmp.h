@@ -113,6 +113,13 @@ struct G {
   int nopreempt = 0;
 
   bool system = false;  // runtime goroutine: not counted, not a deadlock witness
+  // Set by the collector's own goroutines (mark workers, the background
+  // cycle runner; the finalizer goroutine while it waits) whose stacks
+  // then hold no reference the program needs: scanning them would only
+  // retain what they last touched. Written by the G itself, read by the
+  // collector's stack scan (either value is safe: skipped means the stack
+  // is as good as empty, like a new goroutine's).
+  std::atomic<bool> gc_skip_scan{false};
   G* schedlink = nullptr;  // global run queue / free list link (owner's lock)
   void* param = nullptr;   // handed over by whoever readies the G
   Task task;

@@ -413,6 +413,7 @@ G* newproc(Task fn, bool system, const void* closure, size_t closure_size) {
   // the hook.
   if (void (*hook)(G*) = g_newproc_hook.load(std::memory_order_relaxed)) hook(g);
   g->system = system;
+  g->gc_skip_scan.store(false, std::memory_order_relaxed);
   g->lockedm = nullptr;
   g->lock_count = 0;
   g->nopreempt = 0;

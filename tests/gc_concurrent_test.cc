@@ -261,3 +261,41 @@ TEST(GcCheckmarkDeathTest, ReportsAnObjectMarkingMissed) {
 }
 
 }  // namespace
+
+namespace {
+
+#if defined(RT_ASAN) || defined(RT_TSAN)
+constexpr int kParked = 10'000;
+#else
+constexpr int kParked = 100'000;
+#endif
+
+// Collections while 100k goroutines are parked, each holding the only
+// reference to its object on its stack: every stack is scanned (one
+// suspension each, concurrently), every object survives.
+TEST(GcParked, CollectWhileManyGoroutinesAreParked) {
+  run_gc_test(0, [] {
+    int tag = new_tag();
+    auto release = rt::make_chan<int>();
+    std::atomic<int> ok{0};
+    rt::WaitGroup wg;
+    for (int i = 0; i < kParked; i++) {
+      wg.go([i, tag, release, &ok]() mutable {
+        Tracked* mine = rt::make<Tracked>(tag, static_cast<uint64_t>(i));
+        release.recv();  // parked here, mine only on this stack
+        if (mine->magic == Tracked::kAlive && mine->value == static_cast<uint64_t>(i)) ok++;
+        rt::keep_alive(mine);
+      });
+    }
+    uint64_t c0 = rt::gc_stats().cycles;
+    full_gc();
+    full_gc();
+    EXPECT_GE(rt::gc_stats().cycles, c0 + 2);
+    EXPECT_EQ(destroyed(tag), 0);
+    release.close();
+    wg.wait();
+    EXPECT_EQ(ok.load(), kParked);
+  });
+}
+
+}  // namespace

@@ -68,6 +68,20 @@ template <typename F>
   clear_stack();
 }
 
+// Runs f on a goroutine of its own and waits for it: once it has exited
+// its stack is not scanned at all, so nothing f made can be kept alive by
+// a stale word in a frame (more robust than in_frame, whose caller's live
+// frames may still hold one).
+template <typename F>
+void in_goroutine(F&& f) {
+  auto done = rt::make_chan<int>();
+  rt::go([&f, done]() mutable {
+    f();
+    done.send(1);
+  });
+  done.recv();
+}
+
 // A collection with the caller's stale frames cleared first.
 inline void full_gc() {
   clear_stack();

@@ -199,6 +199,9 @@ struct GcStats {
   int64_t total_pause_ns = 0;
   int64_t pause_ns[256] = {};   // ring: cycle k's summed pauses at [(k - 1) % 256]
   uint64_t mark_termination_retries = 0;  // restarts after finding late work
+  uint64_t weak_cleared = 0;       // Weak pointers cleared (their targets died)
+  uint64_t finalizers_queued = 0;  // finalizers found due (objects resurrected)
+  uint64_t finalizers_run = 0;     // finalizers that have run
 };
 GcStats gc_stats();
 

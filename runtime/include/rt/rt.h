@@ -4,6 +4,7 @@
 #include "rt/chan.h"
 #include "rt/context.h"
 #include "rt/errgroup.h"
+#include "rt/finalizer.h"
 #include "rt/gc.h"
 #include "rt/memstats.h"
 #include "rt/panic.h"
@@ -13,3 +14,4 @@
 #include "rt/semaphore.h"
 #include "rt/sync.h"
 #include "rt/time.h"
+#include "rt/weak.h"
