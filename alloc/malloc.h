@@ -119,6 +119,14 @@ inline bool free_object(void* ptr) {
   return free_slow(ptr);
 }
 
+// Frees the objects of small span s whose bits are set in word w of its
+// bitmaps (all allocated, not tiny): the collector's sweep, one word at a
+// time.
+inline void free_objects_in_word(MSpan* s, size_t w, uint64_t bits) {
+  NoAsyncPreempt pin;
+  current_cache()->free_small_word(s, w, bits);
+}
+
 // What find_object reports about the object holding an address.
 struct ObjectRef {
   uintptr_t base = 0;  // first byte of the object

@@ -1,6 +1,8 @@
 // mcache: see mcache.h.
 #include "alloc/mcache.h"
 
+#include <bit>
+
 #include <new>
 
 #include "alloc/mcentral.h"
@@ -75,6 +77,7 @@ void* Cache::alloc_from_new_slot(SpanClass spc, bool zero) {
     RT_ASSERT(idx < s->nelems);
   }
   void* p = reinterpret_cast<void*>(s->object_base(idx));
+  unpoison_range(p, s->elemsize);
   if (zero && s->needzero) memset(p, 0, s->elemsize);
   return p;
 }
@@ -103,6 +106,7 @@ void* Cache::alloc_tiny(size_t size) {
     block = alloc_from_new_slot(kTinySpanClass, false);
     if (!block) return nullptr;
   }
+  unpoison_range(block, kTinySize);
   memset(block, 0, kTinySize);
   // Keep whichever block has more room left.
   if (tiny_ == 0 || size < tiny_offset_) {
@@ -155,6 +159,33 @@ void Cache::free_small(MSpan* s, size_t idx) {
     double_free(s, idx);
   }
   CacheStats::bump(stats.nfree[s->size_class()], 1);
+  if (!s->remote_pending.load(std::memory_order_relaxed) && !s->remote_pending.exchange(true)) {
+    MHeap::get().central(s->spanclass).note_remote_free(s);
+  }
+  s->remote_inflight.fetch_sub(1, std::memory_order_release);
+}
+
+void Cache::free_small_word(MSpan* s, size_t w, uint64_t bits) {
+  uint64_t n = static_cast<uint64_t>(std::popcount(bits));
+  if (s->owner.load(std::memory_order_relaxed) == this) {
+    uint64_t old = s->local_free[w].load(std::memory_order_relaxed);
+    uint64_t twice = (old | s->remote_free[w].load(std::memory_order_relaxed)) & bits;
+    if (twice) double_free(s, w * 64 + static_cast<size_t>(std::countr_zero(twice)));
+    s->local_free[w].store(old | bits, std::memory_order_relaxed);
+    s->local_pending = true;
+    CacheStats::bump(stats.nfree[s->size_class()], n);
+    return;
+  }
+  uint64_t twice = s->local_free[w].load(std::memory_order_relaxed) & bits;
+  if (twice) double_free(s, w * 64 + static_cast<size_t>(std::countr_zero(twice)));
+  // As free_small: announced in flight, seq_cst OR (MSpan::reclaim).
+  s->remote_inflight.fetch_add(1, std::memory_order_acq_rel);
+  uint64_t old = s->remote_free[w].fetch_or(bits);
+  if (old & bits) {
+    s->remote_inflight.fetch_sub(1, std::memory_order_release);
+    double_free(s, w * 64 + static_cast<size_t>(std::countr_zero(old & bits)));
+  }
+  CacheStats::bump(stats.nfree[s->size_class()], n);
   if (!s->remote_pending.load(std::memory_order_relaxed) && !s->remote_pending.exchange(true)) {
     MHeap::get().central(s->spanclass).note_remote_free(s);
   }

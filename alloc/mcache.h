@@ -22,6 +22,7 @@
 
 #include "alloc/mspan.h"
 #include "alloc/pagecache.h"
+#include "alloc/poison.h"
 #include "alloc/sizeclasses.h"
 
 namespace rt::alloc {
@@ -50,6 +51,7 @@ class Cache {
     int64_t idx = s->next_free_fast();
     if (__builtin_expect(idx < 0, 0)) return alloc_from_new_slot(spc, zero);
     void* p = reinterpret_cast<void*>(s->object_base(static_cast<size_t>(idx)));
+    unpoison_range(p, s->elemsize);
     if (zero && s->needzero) memset(p, 0, s->elemsize);
     return p;
   }
@@ -62,6 +64,11 @@ class Cache {
   // Explicit free of a small object in span `s` (slot idx), called on the
   // thread that owns this cache.
   void free_small(MSpan* s, size_t idx);
+  // Frees every slot whose bit is set in `bits`, of bitmap word w of small
+  // span s (the collector's sweep frees a word's dead objects at once:
+  // one atomic OR instead of one per object). The caller guarantees that
+  // each is an allocated object.
+  void free_small_word(MSpan* s, size_t w, uint64_t bits);
   void free_large(MSpan* s);
 
   // Hands every span, the page cache and spare span structs back.

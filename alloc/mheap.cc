@@ -7,6 +7,7 @@
 #include <new>
 
 #include "alloc/mcache.h"
+#include "alloc/poison.h"
 #include "alloc/scavenger.h"
 #include "alloc/sysmem.h"
 #include "runtime/fatal.h"
@@ -200,6 +201,7 @@ void MHeap::free_span(MSpan* s) {
   s->state.store(SpanState::kDead, std::memory_order_release);
   size_t first = (s->start - base_) >> kPageShift;
   for (size_t i = 0; i < s->npages; i++) spans_[first + i].store(nullptr, std::memory_order_release);
+  unpoison_range(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   rt::detail::meta_free(s->alloc_bits);
   s->alloc_bits = s->local_free = s->remote_free = s->managed_bits = s->gc_marks[0] = s->gc_marks[1] = nullptr;
   inuse_pages_.fetch_sub(s->npages, std::memory_order_relaxed);

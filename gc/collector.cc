@@ -149,6 +149,8 @@ struct Pause {
   int64_t start = 0;
   int64_t total = 0;
   int64_t max = 0;
+  int n = 0;
+  int64_t each[16] = {};  // the cycle's single pauses (the first 16)
   void stop(const char* why) {
     gate_close();
     start = rt::sched::nanotime();
@@ -160,6 +162,8 @@ struct Pause {
     gate_open();
     total += d;
     max = std::max(max, d);
+    if (n < 16) each[n] = d;
+    n++;
   }
 };
 
@@ -169,6 +173,7 @@ void begin_mark(Pause* pause) {
   uint32_t e = epoch() ^ 1;  // its bitmap is all clear: the last sweep cleared it
   g_mark_counters.marked_objects.store(0, std::memory_order_relaxed);
   g_mark_counters.scanned_bytes.store(0, std::memory_order_relaxed);
+  g_mark_counters.marked_bytes.store(0, std::memory_order_relaxed);
   g_gcstate.store(kMark | (e << 2), std::memory_order_seq_cst);
 }
 
@@ -257,6 +262,10 @@ void run_cycle(uintptr_t own_floor) {
   }
   if (checkmark) verify_marks(epoch());
   uint64_t marked = g_mark_counters.marked_objects.load(std::memory_order_relaxed);
+  // What marking found reachable (Go's heap_marked): objects allocated
+  // during the cycle are black but not counted, so the trigger follows the
+  // live heap, not the allocation rate.
+  uint64_t marked_bytes = g_mark_counters.marked_bytes.load(std::memory_order_relaxed);
   g_gcstate.store(kSweep | (epoch() << 2), std::memory_order_seq_cst);
   g_allocated_since.store(0, std::memory_order_relaxed);
   pause.start_world();
@@ -268,7 +277,7 @@ void run_cycle(uintptr_t own_floor) {
   SweepResult sr = sweep_finish();
   g_gcstate.store(kOff | (epoch() << 2), std::memory_order_seq_cst);
   alloc::MHeap::get().end_span_walk();
-  uint64_t trigger = trigger_for(sr.live_bytes);
+  uint64_t trigger = trigger_for(marked_bytes);
   g_trigger.store(trigger, std::memory_order_relaxed);
   {
     rt::detail::LockGuard g(g_stats_lock);
@@ -277,11 +286,16 @@ void run_cycle(uintptr_t own_floor) {
     g_stats.destructors_run += sr.destroyed;
     g_stats.live_bytes = sr.live_bytes;
     g_stats.marked_objects = marked;
+    g_stats.marked_bytes = marked_bytes;
     g_stats.trigger_bytes = trigger;
     g_stats.last_pause_ns = pause.total;
     g_stats.max_pause_ns = std::max(g_stats.max_pause_ns, pause.max);
     g_stats.total_pause_ns += pause.total;
     g_stats.pause_ns[(g_stats.cycles - 1) % 256] = pause.total;
+    for (int i = 0; i < std::min(pause.n, 16); i++) {
+      int k = pause.each[i] <= 1 ? 0 : 63 - __builtin_clzll(static_cast<uint64_t>(pause.each[i]));
+      g_stats.pause_hist[std::min(k, GcStats::kPauseBuckets - 1)]++;
+    }
     g_stats.mark_termination_retries += retries;
     g_stats.weak_cleared += weaks_cleared;
     g_stats.finalizers_queued += finalizers_queued;

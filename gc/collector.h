@@ -25,7 +25,8 @@
 //
 // Trigger (a stand-in for the pacer): make() counts the bytes it allocates
 // (per thread, flushed every 64 KiB); when the bytes since the last cycle
-// reach max(4 MiB, live x GOGC/100), a background goroutine runs a cycle.
+// reach max(4 MiB, marked x GOGC/100) (marked: the bytes the last mark
+// found reachable), a background goroutine runs a cycle.
 // While marking, each flush makes the allocating goroutine assist: it
 // scans twice the bytes it allocated before it allocates, up to 32 times
 // that as allocation runs past the trigger. Plain threads neither trigger

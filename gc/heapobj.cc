@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "alloc/mheap.h"
+#include "alloc/poison.h"
 #include "gc/collector.h"
 #include "gc/phase.h"
 #include "runtime/fatal.h"
@@ -23,8 +24,13 @@ namespace {
 // Marks the new object black if a cycle is on, then publishes it as
 // managed (release: header and mark first).
 void publish_managed(void* slot) {
-  alloc::MSpan* s = alloc::MHeap::get().span_of(reinterpret_cast<uintptr_t>(slot));
-  size_t idx = slot_index(s, reinterpret_cast<uintptr_t>(slot));
+  // The slot was just allocated: its span is in use and in the table
+  // (published before the allocator handed it to this thread), so the
+  // lookup needs none of span_of's checks.
+  auto a = reinterpret_cast<uintptr_t>(slot);
+  alloc::MSpan* s = alloc::g_heap_index.spans[(a - alloc::g_heap_index.base) >> alloc::kPageShift].load(
+      std::memory_order_relaxed);
+  size_t idx = slot_index(s, a);
   uint32_t st = g_gcstate.load(std::memory_order_relaxed);
   if (st & 3) marks_of(s, (st >> 2) & 1)[idx / 64].fetch_or(uint64_t{1} << (idx % 64), std::memory_order_relaxed);
   bit_set(s->managed_bits, idx);
@@ -84,6 +90,7 @@ void gc_discard(void* obj) {
     fatal("rt::gc: discarding an object that is not a live GC'd object");
   if (m.scan) memset(reinterpret_cast<void*>(m.slot), 0, rt::collector::kHeaderSize);
   rt::collector::bit_clear(m.span->managed_bits, m.idx);
+  if (!m.span->is_large()) alloc::poison_range(reinterpret_cast<void*>(m.slot), m.slot_bytes);
   alloc::free_object(reinterpret_cast<void*>(m.slot));
 }
 

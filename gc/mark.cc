@@ -18,7 +18,8 @@ namespace rt::collector {
 
 namespace {
 
-inline uintptr_t load_word(uintptr_t addr) {
+// Stack words (ASan redzones between locals) come through here too.
+__attribute__((no_sanitize("address"))) inline uintptr_t load_word(uintptr_t addr) {
   return __atomic_load_n(reinterpret_cast<const uintptr_t*>(addr), __ATOMIC_RELAXED);
 }
 
@@ -49,6 +50,7 @@ void shade(uintptr_t w, GcWork* gw) {
   if (word.load(std::memory_order_relaxed) & bit) return;
   if (word.fetch_or(bit, std::memory_order_relaxed) & bit) return;  // another marker won
   g_mark_counters.marked_objects.fetch_add(1, std::memory_order_relaxed);
+  g_mark_counters.marked_bytes.fetch_add(m.slot_bytes, std::memory_order_relaxed);
   if (m.scan) gw->push(m.slot);
 }
 

@@ -42,6 +42,7 @@ inline constexpr size_t kObletBytes = 128 << 10;
 // Work done this cycle (reset at sweep termination).
 struct MarkCounters {
   std::atomic<uint64_t> marked_objects{0};  // shaded (not allocated black)
+  std::atomic<uint64_t> marked_bytes{0};    // their slot bytes
   std::atomic<uint64_t> scanned_bytes{0};
 };
 inline MarkCounters g_mark_counters;

@@ -11,6 +11,7 @@
 
 #include "alloc/malloc.h"
 #include "alloc/mheap.h"
+#include "alloc/poison.h"
 #include "gc/heapobj.h"
 #include "gc/phase.h"
 #include "sched/proc.h"
@@ -28,19 +29,14 @@ std::atomic<size_t> g_next_chunk{0};  // claim cursor
 std::atomic<size_t> g_chunks_done{0};
 std::atomic<uint64_t> g_live_bytes{0}, g_live_objects{0}, g_freed{0}, g_destroyed{0};
 
-void free_dead(alloc::MSpan* s, size_t idx, SweepResult* r) {
-  uintptr_t slot = s->object_base(idx);
-  if (!s->noscan()) {
-    auto* h = reinterpret_cast<ObjectHeader*>(slot);
-    if (h->type->destroy) {
-      h->type->destroy(reinterpret_cast<void*>(slot + kHeaderSize), h->count);
-      r->destroyed += h->count;
-    }
-    memset(h, 0, kHeaderSize);
+// Runs the destructor of a dead scan object and clears its header.
+void destroy_dead(alloc::MSpan* s, size_t idx, SweepResult* r) {
+  auto* h = reinterpret_cast<ObjectHeader*>(s->object_base(idx));
+  if (h->type->destroy) {
+    h->type->destroy(reinterpret_cast<char*>(h) + kHeaderSize, h->count);
+    r->destroyed += h->count;
   }
-  bit_clear(s->managed_bits, idx);
-  alloc::free_object(reinterpret_cast<void*>(slot));
-  r->freed_objects++;
+  memset(h, 0, kHeaderSize);
 }
 
 void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
@@ -52,9 +48,23 @@ void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
     uint64_t marked = marks[w].load(std::memory_order_relaxed);
     next_marks[w].store(0, std::memory_order_relaxed);
     uint64_t live = managed & marked;
+    uint64_t dead = managed & ~marked;
     r->live_objects += std::popcount(live);
     r->live_bytes += std::popcount(live) * slot_bytes;
-    for (uint64_t d = managed & ~marked; d; d &= d - 1) free_dead(s, w * 64 + std::countr_zero(d), r);
+    if (!dead) continue;
+    if (!s->noscan()) {
+      for (uint64_t d = dead; d; d &= d - 1) destroy_dead(s, w * 64 + std::countr_zero(d), r);
+    }
+    s->managed_bits[w].fetch_and(~dead, std::memory_order_relaxed);
+    r->freed_objects += std::popcount(dead);
+    if (s->is_large()) {
+      alloc::free_object(reinterpret_cast<void*>(s->start));
+      continue;
+    }
+    // Poisoned while still ours: once freed, a slot may be handed out again.
+    for (uint64_t d = dead; d; d &= d - 1)
+      alloc::poison_range(reinterpret_cast<void*>(s->object_base(w * 64 + std::countr_zero(d))), s->elemsize);
+    alloc::free_objects_in_word(s, w, dead);
   }
 }
 

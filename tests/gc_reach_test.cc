@@ -282,6 +282,12 @@ TEST_P(GcReach, PauseIsRecorded) {
     int64_t pauses = 2 + static_cast<int64_t>(b.mark_termination_retries - a.mark_termination_retries);
     EXPECT_GE(b.max_pause_ns * pauses, b.last_pause_ns);
     EXPECT_LE(b.max_pause_ns, b.total_pause_ns);
+    uint64_t in_hist = 0, in_hist_before = 0;
+    for (int k = 0; k < rt::GcStats::kPauseBuckets; k++) {
+      in_hist += b.pause_hist[k];
+      in_hist_before += a.pause_hist[k];
+    }
+    EXPECT_EQ(in_hist - in_hist_before, static_cast<uint64_t>(pauses));
   });
 }
 

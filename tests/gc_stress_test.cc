@@ -140,6 +140,7 @@ TEST_P(GcStress, MutatorsAndCyclesNeverBreakStructures) {
 
 TEST_P(GcStress, AllocationTriggersCyclesAndBoundsTheHeap) {
   run_gc_test(procs(), [] {
+    full_gc();  // the trigger follows this test's live heap, not the last test's
     uint64_t c0 = rt::gc_stats().cycles;
     // 400 MiB of garbage in 64-byte-class objects with a small live set.
     rt::Root<Tracked> live;
@@ -156,7 +157,8 @@ TEST_P(GcStress, AllocationTriggersCyclesAndBoundsTheHeap) {
       }
     }
     rt::GcStats s = rt::gc_stats();
-    EXPECT_GE(s.cycles, c0 + 10) << "allocation did not trigger cycles";
+    EXPECT_GE(s.cycles, c0 + 10) << "allocation did not trigger cycles; trigger " << s.trigger_bytes << " live "
+                                 << s.live_bytes;
     EXPECT_LT(max_inuse, uint64_t{128} << 20) << "the heap grew without bound";
     uint64_t n = 0;
     for (Tracked* p = live.get(); p; p = p->next.get()) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "gc/heapobj.h"
 #include "rt/gc.h"
@@ -60,26 +61,26 @@ template <typename F>
   asm volatile("" ::: "memory");
 }
 
-// Runs f in a frame of its own (never inlined into the caller, whose frame
-// is not cleared), then clears the stack below the caller.
-template <typename F>
-[[gnu::noinline]] void in_frame(F&& f) {
-  call_not_inlined(f);
-  clear_stack();
-}
-
 // Runs f on a goroutine of its own and waits for it: once it has exited
 // its stack is not scanned at all, so nothing f made can be kept alive by
-// a stale word in a frame (more robust than in_frame, whose caller's live
-// frames may still hold one).
+// a stale word in one of its frames (or, under ASan, in one of its fake
+// frames); the caller's stack below it is cleared too.
 template <typename F>
 void in_goroutine(F&& f) {
   auto done = rt::make_chan<int>();
   rt::go([&f, done]() mutable {
-    f();
+    call_not_inlined(f);
     done.send(1);
   });
   done.recv();
+  clear_stack();
+}
+
+// The historical name: make garbage in a context that is gone before the
+// collection.
+template <typename F>
+void in_frame(F&& f) {
+  in_goroutine(std::forward<F>(f));
 }
 
 // A collection with the caller's stale frames cleared first.

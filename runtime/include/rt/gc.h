@@ -185,11 +185,16 @@ inline void keep_alive(const Ref<T>& r) {
 
 // Collector statistics.
 struct GcStats {
+  // Histogram of single stop-the-world pauses: bucket k counts pauses of
+  // [2^k, 2^(k+1)) nanoseconds (bucket 0 also holds shorter ones, the last
+  // one longer ones).
+  static constexpr int kPauseBuckets = 40;
   uint64_t cycles = 0;          // completed collections
   uint64_t freed_objects = 0;   // objects freed by all collections
   uint64_t destructors_run = 0; // destructor calls by the sweeper (elements)
   uint64_t live_bytes = 0;      // slot bytes marked by the last collection
   uint64_t marked_objects = 0;  // objects the last collection's marking shaded
+  uint64_t marked_bytes = 0;    // their slot bytes (the next trigger's base)
   uint64_t trigger_bytes = 0;   // bytes of make() that start the next cycle
   // Stop-the-world pauses, each from the stop request to the world running
   // again. A cycle stops the world twice (sweep termination, mark
@@ -198,6 +203,7 @@ struct GcStats {
   int64_t max_pause_ns = 0;     // the longest single pause of any cycle
   int64_t total_pause_ns = 0;
   int64_t pause_ns[256] = {};   // ring: cycle k's summed pauses at [(k - 1) % 256]
+  uint64_t pause_hist[kPauseBuckets] = {};
   uint64_t mark_termination_retries = 0;  // restarts after finding late work
   uint64_t weak_cleared = 0;       // Weak pointers cleared (their targets died)
   uint64_t finalizers_queued = 0;  // finalizers found due (objects resurrected)
