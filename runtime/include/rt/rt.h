@@ -11,5 +11,6 @@
 #include "rt/root.h"
 #include "rt/sched.h"
 #include "rt/semaphore.h"
+#include "rt/slice.h"
 #include "rt/sync.h"
 #include "rt/time.h"
