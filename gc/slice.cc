@@ -31,20 +31,26 @@ namespace {
 
 constexpr size_t kGrowThreshold = 256;
 
-size_t header_bytes(bool scan) { return scan ? rt::collector::kHeaderSize : 0; }
+size_t header_bytes(bool scan) {
+  return scan ? rt::collector::kHeaderSize : 0;
+}
 
 // The most elements of elem_size bytes one block can hold.
 size_t max_elements(size_t elem_size, bool scan) {
   return (alloc::kMaxAllocSize - header_bytes(scan)) / elem_size;
 }
 
-bool negative(size_t x) { return static_cast<int64_t>(x) < 0; }
+bool negative(size_t x) {
+  return static_cast<int64_t>(x) < 0;
+}
 
 std::string signed_text(size_t x) {
   return negative(x) ? std::to_string(static_cast<int64_t>(x)) : std::to_string(x);
 }
 
-[[noreturn, gnu::cold]] void runtime_panic(const std::string& what) { throw rt::Panic("runtime error: " + what); }
+[[noreturn, gnu::cold]] void runtime_panic(const std::string& what) {
+  throw rt::Panic("runtime error: " + what);
+}
 
 }  // namespace
 
@@ -75,7 +81,8 @@ void slice_check_make(size_t len, size_t cap, size_t elem_size, bool scan) {
 
 void panic_index(size_t i, size_t len) {
   if (negative(i)) runtime_panic("index out of range [" + signed_text(i) + "]");
-  runtime_panic("index out of range [" + std::to_string(i) + "] with length " + std::to_string(len));
+  runtime_panic("index out of range [" + std::to_string(i) + "] with length " +
+                std::to_string(len));
 }
 
 void panic_slice_bounds(SliceBounds code, size_t x, size_t y) {

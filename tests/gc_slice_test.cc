@@ -8,17 +8,22 @@
 //   lasts, the three-index form limiting capacity, append of a slice and
 //   copy with overlapping ranges, Go's panic texts for every bounds check
 //   (caught, and one uncaught in a child process), Slice <-> RootSlice.
+// - Element types: a copy that throws while append grows leaves the slice
+//   intact; scan elements smaller than a word survive marking (a
+//   regression test for the marker's precise walk).
 // - Collection: elements reachable only through a Slice inside a GC'd
 //   object, on a parked goroutine's stack or on the collecting goroutine's
 //   own stack survive; a resliced array stays whole; dropped arrays (and
 //   the arrays append outgrew) are freed with every element destroyed; a
 //   RootSlice keeps its array on a plain thread and in malloc'd memory.
+//   Exact death counts are taken in gcstoptheworld mode (see below).
 // - Concurrency: goroutines append, reslice and copy slices of Refs (on
 //   their stacks, inside GC'd objects, nested in nodes) while cycles run
 //   back to back under gccheckmark: no checksum breaks.
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -144,10 +149,11 @@ TEST_P(GcSlice, MakeIndexAndRange) {
 // each new cap(s)), for element sizes 1, 8, 12, 24 and 40 bytes.
 TEST_P(GcSlice, GrowthMatchesGoForPointerFreeElements) {
   run_gc_test(procs(), [] {
-    EXPECT_EQ(growth_caps<uint8_t>(5000),
-              (std::vector<size_t>{8, 16, 32, 64, 128, 256, 512, 896, 1408, 2048, 3072, 4096, 5376}));
-    EXPECT_EQ(growth_caps<int64_t>(5000), (std::vector<size_t>{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 848, 1280,
-                                                               1792, 2560, 3408, 5120}));
+    EXPECT_EQ(growth_caps<uint8_t>(5000), (std::vector<size_t>{8, 16, 32, 64, 128, 256, 512, 896,
+                                                               1408, 2048, 3072, 4096, 5376}));
+    EXPECT_EQ(growth_caps<int64_t>(5000),
+              (std::vector<size_t>{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 848, 1280, 1792, 2560,
+                                   3408, 5120}));
     EXPECT_EQ(growth_caps<E12>(3000),
               (std::vector<size_t>{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 853, 1365, 2048, 3413}));
     EXPECT_EQ(growth_caps<E24>(3000),
@@ -256,24 +262,33 @@ TEST_P(GcSlice, BoundsPanicsCarryGoText) {
     auto s = rt::make_slice<int>(3, 10);
     const size_t minus_one = static_cast<size_t>(-1);
     // The texts go1.19 prints for the same expressions.
-    EXPECT_EQ(panic_text([&] { (void)s[5]; }), "runtime error: index out of range [5] with length 3");
-    EXPECT_EQ(panic_text([&] { (void)s[3]; }), "runtime error: index out of range [3] with length 3");
+    EXPECT_EQ(panic_text([&] { (void)s[5]; }),
+              "runtime error: index out of range [5] with length 3");
+    EXPECT_EQ(panic_text([&] { (void)s[3]; }),
+              "runtime error: index out of range [3] with length 3");
     EXPECT_EQ(panic_text([&] { (void)s[minus_one]; }), "runtime error: index out of range [-1]");
     EXPECT_EQ(panic_text([&] { (void)s.slice(0, 20); }),
               "runtime error: slice bounds out of range [:20] with capacity 10");
-    EXPECT_EQ(panic_text([&] { (void)s.slice(4, 2); }), "runtime error: slice bounds out of range [4:2]");
-    EXPECT_EQ(panic_text([&] { (void)s.slice(4); }), "runtime error: slice bounds out of range [4:3]");
-    EXPECT_EQ(panic_text([&] { (void)s.slice(20); }), "runtime error: slice bounds out of range [20:3]");
-    EXPECT_EQ(panic_text([&] { (void)s.slice(minus_one); }), "runtime error: slice bounds out of range [-1:]");
+    EXPECT_EQ(panic_text([&] { (void)s.slice(4, 2); }),
+              "runtime error: slice bounds out of range [4:2]");
+    EXPECT_EQ(panic_text([&] { (void)s.slice(4); }),
+              "runtime error: slice bounds out of range [4:3]");
+    EXPECT_EQ(panic_text([&] { (void)s.slice(20); }),
+              "runtime error: slice bounds out of range [20:3]");
+    EXPECT_EQ(panic_text([&] { (void)s.slice(minus_one); }),
+              "runtime error: slice bounds out of range [-1:]");
     EXPECT_EQ(panic_text([&] { (void)s.slice(1, 2, 20); }),
               "runtime error: slice bounds out of range [::20] with capacity 10");
-    EXPECT_EQ(panic_text([&] { (void)s.slice(1, 5, 4); }), "runtime error: slice bounds out of range [:5:4]");
-    EXPECT_EQ(panic_text([&] { (void)s.slice(3, 2, 4); }), "runtime error: slice bounds out of range [3:2:]");
-    EXPECT_EQ(panic_text([] { (void)rt::make_slice<int>(5, 4); }), "runtime error: makeslice: cap out of range");
+    EXPECT_EQ(panic_text([&] { (void)s.slice(1, 5, 4); }),
+              "runtime error: slice bounds out of range [:5:4]");
+    EXPECT_EQ(panic_text([&] { (void)s.slice(3, 2, 4); }),
+              "runtime error: slice bounds out of range [3:2:]");
+    EXPECT_EQ(panic_text([] { (void)rt::make_slice<int>(5, 4); }),
+              "runtime error: makeslice: cap out of range");
     EXPECT_EQ(panic_text([&] { (void)rt::make_slice<int>(minus_one); }),
               "runtime error: makeslice: len out of range");
-    EXPECT_EQ(panic_text([&] { (void)rt::append(s.slice(0, 0, 0), rt::Slice<int>().slice(0, 0)); }), "");
-    EXPECT_EQ(panic_text([] { (void)rt::Slice<int>()[0]; }), "runtime error: index out of range [0] with length 0");
+    EXPECT_EQ(panic_text([] { (void)rt::Slice<int>()[0]; }),
+              "runtime error: index out of range [0] with length 0");
     // The slice is unchanged by the failed expressions.
     EXPECT_EQ(s.len(), 3u);
     EXPECT_EQ(s.cap(), 10u);
@@ -338,6 +353,38 @@ TEST_P(GcSlice, SliceAndRootSliceConvert) {
   });
 }
 
+// An element whose copy throws for one value.
+struct CopyThrows {
+  static inline std::atomic<int> live{0};
+  CopyThrows() { live++; }
+  CopyThrows(const CopyThrows& o) : v(o.v) {
+    if (v == 13) throw std::runtime_error("copy of 13");
+    live++;
+  }
+  CopyThrows& operator=(const CopyThrows& o) = default;
+  ~CopyThrows() { live--; }
+  int v = 0;
+};
+
+// A copy that throws while append grows leaves the slice as it was, and
+// the elements of the half-built array are destroyed at once.
+TEST_P(GcSlice, ThrowingCopyDuringGrowthLeavesTheSliceIntact) {
+  run_gc_test(procs(), [] {
+    auto s = rt::make_slice<CopyThrows>(20);
+    for (int i = 0; i < 20; i++) s[i].v = i;
+    int live = CopyThrows::live.load();
+    EXPECT_THROW((void)rt::append(s, CopyThrows()), std::runtime_error);
+    EXPECT_EQ(CopyThrows::live.load(), live);  // the copies made before the throw are gone
+    EXPECT_EQ(s.len(), 20u);
+    EXPECT_EQ(s.cap(), 20u);
+    for (int i = 0; i < 20; i++) ASSERT_EQ(s[i].v, i);
+    s[13].v = 12;  // no element throws now
+    auto t = rt::append(s, CopyThrows());
+    EXPECT_EQ(t.len(), 21u);
+    EXPECT_EQ(t[13].v, 12);
+  });
+}
+
 // A 1-byte element type that is not trivially copyable: a scan array whose
 // element is smaller than a word.
 struct Byte {
@@ -369,6 +416,18 @@ TEST_P(GcSlice, SubWordScanElementsSurviveMarking) {
 
 // ---------------------------------------------------------------------------
 // Collection
+//
+// Exact death counts are checked with marking inside the first pause
+// (gcstoptheworld). After a concurrent cycle the mark worker's parked
+// stack keeps stale words naming the last objects it scanned; the next
+// cycles scan that stack conservatively and may keep such an object (and
+// all it reaches) alive for as long as the worker keeps scanning it last,
+// which in these small heaps is often every cycle. Survival under
+// concurrent marking is checked by ConcurrentAppendsUnderCheckmark, where
+// gccheckmark verifies every cycle.
+void exact_death_counts() {
+  rt::collector::set_debug_modes(1, -1);
+}
 
 struct Pair {
   rt::Ref<Tracked> a;
@@ -384,12 +443,14 @@ struct Shelf {
 };
 
 TEST_P(GcSlice, SlicesInsideGcObjectsKeepTheirElements) {
+  exact_death_counts();
   run_gc_test(procs(), [] {
     const int tag = new_tag();
     int64_t before = destroyed(tag);
     rt::Root<Shelf> shelf(rt::make<Shelf>());
     in_frame([&] {
-      for (int i = 0; i < 500; i++) shelf->refs = rt::append(shelf->refs, rt::make<Tracked>(tag, i));
+      for (int i = 0; i < 500; i++)
+        shelf->refs = rt::append(shelf->refs, rt::make<Tracked>(tag, i));
       for (int i = 0; i < 200; i++) {
         Pair p;
         p.a = rt::make<Tracked>(tag, 1000 + i);
@@ -446,6 +507,7 @@ TEST_P(GcSlice, SlicesInsideGcObjectsKeepTheirElements) {
 }
 
 TEST_P(GcSlice, ParkedGoroutinesSliceIsARoot) {
+  exact_death_counts();
   run_gc_test(procs(), [] {
     const int tag = new_tag();
     int64_t before = destroyed(tag);
@@ -466,6 +528,7 @@ TEST_P(GcSlice, ParkedGoroutinesSliceIsARoot) {
 }
 
 TEST_P(GcSlice, ByValueElementsDieWithTheirArray) {
+  exact_death_counts();
   run_gc_test(procs(), [] {
     const int tag = new_tag();
     int64_t before = destroyed(tag);
@@ -486,6 +549,7 @@ TEST_P(GcSlice, ByValueElementsDieWithTheirArray) {
 // Each array append outgrows was full when it was left: all its elements
 // are tagged copies, destroyed when the collector frees it.
 TEST_P(GcSlice, OutgrownArraysAreFreed) {
+  exact_death_counts();
   run_gc_test(procs(), [] {
     const int tag = new_tag();
     int64_t before = destroyed(tag);
@@ -521,6 +585,7 @@ TEST_P(GcSlice, OutgrownArraysAreFreed) {
 // A RootSlice on a plain thread (whose stack is not scanned) keeps its
 // array and the array's targets.
 TEST_P(GcSlice, RootSliceOnAPlainThread) {
+  exact_death_counts();
   run_gc_test(procs(), [] {
     const int tag = new_tag();
     int64_t before = destroyed(tag);
@@ -552,6 +617,7 @@ TEST_P(GcSlice, RootSliceOnAPlainThread) {
 
 // RootSlices may live in malloc'd memory, where a Slice may not.
 TEST_P(GcSlice, RootSlicesInAStdVector) {
+  exact_death_counts();
   run_gc_test(procs(), [] {
     const int tag = new_tag();
     int64_t before = destroyed(tag);
@@ -645,7 +711,8 @@ struct Bag {
         if (bag->nodes.len() && local.len()) {
           SNode* x = bag->nodes[rng() % bag->nodes.len()].get();
           check(x);
-          x->kids = x->kids.len() >= 32 ? rt::Slice<rt::Ref<SNode>>() : rt::append(x->kids, local[rng() % local.len()]);
+          x->kids = x->kids.len() >= 32 ? rt::Slice<rt::Ref<SNode>>()
+                                        : rt::append(x->kids, local[rng() % local.len()]);
         }
         break;
       case 4:
@@ -659,8 +726,10 @@ struct Bag {
         break;
       case 5:  // overlapping shifts inside one array
         if (bag->nodes.len() >= 4) {
-          if (rng() % 2) rt::copy(bag->nodes.slice(1), bag->nodes);
-          else rt::copy(bag->nodes, bag->nodes.slice(2));
+          if (rng() % 2)
+            rt::copy(bag->nodes.slice(1), bag->nodes);
+          else
+            rt::copy(bag->nodes, bag->nodes.slice(2));
         }
         break;
       case 6:  // trims: the old arrays and what only they held die
@@ -669,8 +738,10 @@ struct Bag {
           rt::copy(fresh, local.slice(local.len() - fresh.len()));
           local = fresh;
         }
-        if (bag->nodes.len() > 1024) bag->nodes = rt::append(rt::Slice<rt::Ref<SNode>>(), bag->nodes.slice(512));
-        if (bag->edges.len() > 1024) bag->edges = rt::append(bag->edges.slice(0, 0, 0), bag->edges.slice(768));
+        if (bag->nodes.len() > 1024)
+          bag->nodes = rt::append(rt::Slice<rt::Ref<SNode>>(), bag->nodes.slice(512));
+        if (bag->edges.len() > 1024)
+          bag->edges = rt::append(bag->edges.slice(0, 0, 0), bag->edges.slice(768));
         break;
       case 7:
         for (const auto& r : outgrown) check(r.get());
@@ -742,7 +813,8 @@ TEST_F(GcSliceDeath, UncaughtIndexOutOfRangeIsAGoPanic) {
                                      volatile size_t i = 5;
                                      return s[i];
                                    }),
-              testing::ExitedWithCode(2), "panic: runtime error: index out of range \\[5\\] with length 3");
+              testing::ExitedWithCode(2),
+              "panic: runtime error: index out of range \\[5\\] with length 3");
 }
 
 TEST_F(GcSliceDeath, UncaughtSliceBoundsIsAGoPanic) {
@@ -752,7 +824,8 @@ TEST_F(GcSliceDeath, UncaughtSliceBoundsIsAGoPanic) {
                                      volatile size_t hi = 11;
                                      return static_cast<int>(s.slice(1, hi).len());
                                    }),
-              testing::ExitedWithCode(2), "panic: runtime error: slice bounds out of range \\[:11\\] with capacity 10");
+              testing::ExitedWithCode(2),
+              "panic: runtime error: slice bounds out of range \\[:11\\] with capacity 10");
 }
 
 // A Slice holds a Ref: in malloc'd memory it is the misplaced-Ref error.
@@ -762,7 +835,8 @@ TEST_F(GcSliceDeath, SliceInMallocMemoryIsFatal) {
                                      auto* s = new rt::Slice<int>();
                                      return static_cast<int>(s->len());
                                    }),
-              testing::ExitedWithCode(2), "rt::Ref constructed at .*hold pointers from outside GC'd objects in rt::Root");
+              testing::ExitedWithCode(2),
+              "rt::Ref constructed at .*hold pointers from outside GC'd objects in rt::Root");
 }
 
 }  // namespace

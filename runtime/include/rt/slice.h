@@ -120,8 +120,10 @@ T* slice_array(size_t cap, const T* src, size_t n) {
         ConstructionFrame f;
         construction_begin(&f, a + done, ti);
         try {
-          if (done < n) new (a + done) T(src[done]);
-          else new (a + done) T();
+          if (done < n)
+            new (a + done) T(src[done]);
+          else
+            new (a + done) T();
         } catch (...) {
           construction_abort(&f);
           throw;
@@ -182,7 +184,9 @@ struct SliceAccess {
 template <typename T, typename Holder>
 class BasicSlice {
   static_assert(std::is_same_v<Holder, Ref<T>> || std::is_same_v<Holder, Root<T>>,
-                "rt::BasicSlice: the holder is rt::Ref<T> (rt::Slice) or rt::Root<T> (rt::RootSlice)");
+                "rt::BasicSlice: the holder is rt::Ref<T> (Slice) or rt::Root<T> (RootSlice)");
+  static_assert(!std::is_const_v<T> && !std::is_volatile_v<T> && !std::is_reference_v<T>,
+                "rt::Slice: elements are plain object types");
 
  public:
   using value_type = T;
