@@ -83,6 +83,9 @@ void for_each_pointer_word(const rt::detail::TypeInfo* ti, uintptr_t obj, uintpt
   if (ti->state.load(std::memory_order_acquire) == rt::detail::TypeInfo::kPrecise) {
     const uint64_t* mask = ti->ptrmask.load(std::memory_order_acquire);
     size_t words = ti->size / 8;
+    // A type smaller than a word holds no Ref (and would divide by zero
+    // below): a 1-byte class with a user-written copy is a scan type too.
+    if (words == 0) return;
     size_t i = ((lo - obj) / 8) % words;  // word index inside the element
     for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
       if ((mask[i / 64] >> (i % 64)) & 1) f(__atomic_load_n(reinterpret_cast<const uintptr_t*>(p), __ATOMIC_RELAXED));

@@ -168,6 +168,12 @@ Suspended suspend_g(G* g) {
       case kGPreempted:
         // It stopped for us: take it to waiting, claimed; resume readies it.
         if (g->status.compare_exchange_weak(s, kGWaiting | kGScan, std::memory_order_acq_rel)) {
+          // Withdraw the request here too: a later loop iteration may have
+          // re-asked (on a stale kGRunning read) after g0 consumed the
+          // request, and a request left set would stop the G again, as
+          // kGPreempted, after resume_g with nobody to claim it.
+          g->preempt_stop.store(false, std::memory_order_relaxed);
+          g->preempt.store(false, std::memory_order_relaxed);
           g->wait_reason = WaitReason::kPreempted;
           out.status = kGWaiting;
           out.stopped = true;

@@ -48,8 +48,11 @@ struct Tracked {
 inline int64_t destroyed(int tag) { return g_destroyed[tag].load(); }
 
 // Overwrites a good stretch of the stack below the caller with zeros, so
-// stale pointers from frames that already returned cannot be found.
-[[gnu::noinline]] inline void clear_stack() {
+// stale pointers from frames that already returned cannot be found. Not
+// instrumented by ASan: an instrumented frame (its buffer included) may
+// live on ASan's fake stack (detect_stack_use_after_return), and zeroing
+// that leaves the real stack's stale words in place.
+[[gnu::noinline]] __attribute__((no_sanitize("address"))) inline void clear_stack() {
   volatile char buf[32 << 10];
   memset(const_cast<char*>(buf), 0, sizeof(buf));
   asm volatile("" : : "r"(buf) : "memory");

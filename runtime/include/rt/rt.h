@@ -12,6 +12,7 @@
 #include "rt/root.h"
 #include "rt/sched.h"
 #include "rt/semaphore.h"
+#include "rt/slice.h"
 #include "rt/sync.h"
 #include "rt/time.h"
 #include "rt/weak.h"
