@@ -33,17 +33,8 @@ constexpr uint64_t kTortureWrites = 2'000'000;
 constexpr uint64_t kTortureWrites = 10'000'000;
 #endif
 
-struct GNode {
-  explicit GNode(uint64_t v) : value(v), check(~v) {}
-  ~GNode() {
-    if (magic != kAlive) g_double_destroyed++;
-    magic = 0;
-  }
-  bool ok() const { return magic == kAlive && check == ~value; }
-  static constexpr uint64_t kAlive = 0x600df00d600df00dULL;
-  uint64_t magic = kAlive;
-  uint64_t value;
-  uint64_t check;
+struct GNode : Checksummed<0x600df00d600df00dULL> {
+  using Checksummed::Checksummed;
   rt::Ref<GNode> a;
   rt::Ref<GNode> b;
 };

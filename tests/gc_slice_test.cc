@@ -650,17 +650,8 @@ constexpr int kSliceOps = 40'000;
 constexpr int kSliceOps = 250'000;
 #endif
 
-struct SNode {
-  explicit SNode(uint64_t v) : value(v), check(~v) {}
-  ~SNode() {
-    if (magic != kAlive) g_double_destroyed++;
-    magic = 0;
-  }
-  bool ok() const { return magic == kAlive && check == ~value; }
-  static constexpr uint64_t kAlive = 0x511ce511ce511ceULL;
-  uint64_t magic = kAlive;
-  uint64_t value;
-  uint64_t check;
+struct SNode : Checksummed<0x511ce511ce511ceULL> {
+  using Checksummed::Checksummed;
   rt::Slice<rt::Ref<SNode>> kids;
 };
 

@@ -47,6 +47,22 @@ struct Tracked {
 
 inline int64_t destroyed(int tag) { return g_destroyed[tag].load(); }
 
+// A checksummed value with a liveness magic, for structures rewired under
+// collections: ok() fails if the object was freed (and reused) under a
+// holder; a second destruction counts in g_double_destroyed.
+template <uint64_t kAliveMagic>
+struct Checksummed {
+  explicit Checksummed(uint64_t v) : value(v), check(~v) {}
+  ~Checksummed() {
+    if (magic != kAliveMagic) g_double_destroyed++;
+    magic = 0;
+  }
+  bool ok() const { return magic == kAliveMagic && check == ~value; }
+  uint64_t magic = kAliveMagic;
+  uint64_t value;
+  uint64_t check;
+};
+
 // Overwrites a good stretch of the stack below the caller with zeros, so
 // stale pointers from frames that already returned cannot be found. Not
 // instrumented by ASan: an instrumented frame (its buffer included) may
