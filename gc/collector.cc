@@ -17,7 +17,7 @@
 #include "gc/phase.h"
 #include "gc/sweep.h"
 #include "gc/weak.h"
-#include "gc/work.h"
+#include "gc/gcwork.h"
 #include "rt/gc.h"
 #include "rt/sync.h"
 #include "runtime/env.h"

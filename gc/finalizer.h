@@ -16,7 +16,7 @@
 
 #include <cstdint>
 
-#include "gc/work.h"
+#include "gc/gcwork.h"
 
 namespace rt::collector {
 

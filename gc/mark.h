@@ -2,7 +2,7 @@
 // program runs.
 //
 // Tri-colour: white = mark bit clear in this cycle's bitmap (phase.h);
-// grey = marked and queued on a GcWork (work.h); black = marked and scanned
+// grey = marked and queued on a GcWork (gcwork.h); black = marked and scanned
 // (or noscan, or allocated during the cycle). shade() resolves a candidate
 // word through the allocator's span table (interior pointers included;
 // free slots and raw allocations ignored), sets the mark bit with an atomic
@@ -29,7 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gc/work.h"
+#include "gc/gcwork.h"
 
 namespace rt::sched {
 struct G;

@@ -5,7 +5,7 @@
 #include "gc/heapobj.h"
 #include "gc/mark.h"
 #include "gc/phase.h"
-#include "gc/work.h"
+#include "gc/gcwork.h"
 #include "rt/weak.h"
 #include "runtime/lock.h"
 

@@ -99,20 +99,15 @@ void torture(int procs) {
   run_gc_test(procs, [] {
     uint64_t c0 = rt::gc_stats().cycles;
     std::atomic<uint64_t> errors{0};
-    std::atomic<bool> stop{false};
-    rt::WaitGroup collectors;
-    collectors.go([&] {
-      while (!stop.load()) rt::gc();
-    });
-    rt::WaitGroup workers;
     constexpr int kWorkers = 4;
     std::atomic<uint64_t> writes{0};
-    for (int w = 0; w < kWorkers; w++) {
-      workers.go([&, w] { writes += rewire(1234 + w, kTortureWrites / kWorkers, &errors); });
-    }
-    workers.wait();
-    stop = true;
-    collectors.wait();
+    with_cycles_back_to_back([&] {
+      rt::WaitGroup workers;
+      for (int w = 0; w < kWorkers; w++) {
+        workers.go([&, w] { writes += rewire(1234 + w, kTortureWrites / kWorkers, &errors); });
+      }
+      workers.wait();
+    });
     EXPECT_EQ(errors.load(), 0u);
     EXPECT_EQ(g_double_destroyed.load(), 0);
     EXPECT_GE(writes.load(), kTortureWrites);
@@ -207,31 +202,27 @@ TEST_P(GcConcurrent, TaskCapturesAreRoots) {
 TEST_P(GcConcurrent, GoroutinesCreatedWhileMarking) {
   run_gc_test(procs(), [] {
     int tag = new_tag();
-    std::atomic<bool> stop{false};
-    rt::WaitGroup collectors;
-    collectors.go([&] {
-      while (!stop.load()) rt::gc();
-    });
     auto results = rt::make_chan<int>(1024);
     int spawned = 0;
-    for (int round = 0; round < 200; round++) {
-      auto release = rt::make_chan<int>();
-      for (int i = 0; i < 5; i++) {
-        in_frame([&] {
-          Tracked* t = rt::make<Tracked>(tag, round);
-          rt::go([t, release, results, round]() mutable {
-            release.recv();
-            results.send(t->magic == Tracked::kAlive && t->value == static_cast<uint64_t>(round) ? 1 : 0);
+    with_cycles_back_to_back([&] {
+      for (int round = 0; round < 200; round++) {
+        auto release = rt::make_chan<int>();
+        for (int i = 0; i < 5; i++) {
+          in_frame([&] {
+            Tracked* t = rt::make<Tracked>(tag, round);
+            rt::go([t, release, results, round]() mutable {
+              release.recv();
+              results.send(
+                  t->magic == Tracked::kAlive && t->value == static_cast<uint64_t>(round) ? 1 : 0);
+            });
           });
-        });
-        spawned++;
+          spawned++;
+        }
+        rt::gosched();
+        release.close();
+        for (int i = 0; i < 5; i++) EXPECT_EQ(results.recv(), 1);
       }
-      rt::gosched();
-      release.close();
-      for (int i = 0; i < 5; i++) EXPECT_EQ(results.recv(), 1);
-    }
-    stop = true;
-    collectors.wait();
+    });
     EXPECT_EQ(spawned, 1000);
     EXPECT_EQ(g_double_destroyed.load(), 0);
   });
@@ -247,7 +238,8 @@ TEST(GcCheckmarkDeathTest, ReportsAnObjectMarkingMissed) {
           rt::gc();
         });
       },
-      "fatal error: gccheckmark: reachable object at 0x[0-9a-f]+ \\(slot of [0-9]+ bytes, 1 element\\(s\\) of "
+      "fatal error: gccheckmark: reachable object at 0x[0-9a-f]+ \\(slot of [0-9]+ bytes, 1 "
+      "element\\(s\\) of "
       "[0-9]+ bytes\\) was not marked");
 }
 

@@ -772,17 +772,12 @@ TEST_P(GcSlice, ConcurrentAppendsUnderCheckmark) {
   run_gc_test(procs(), [] {
     uint64_t c0 = rt::gc_stats().cycles;
     std::atomic<uint64_t> errors{0};
-    std::atomic<bool> stop{false};
-    rt::WaitGroup collectors;
-    collectors.go([&] {
-      while (!stop.load()) rt::gc();
-    });
-    rt::WaitGroup workers;
     constexpr int kWorkers = 4;
-    for (int w = 0; w < kWorkers; w++) workers.go([&, w] { errors += slice_worker(777 + w); });
-    workers.wait();
-    stop = true;
-    collectors.wait();
+    with_cycles_back_to_back([&] {
+      rt::WaitGroup workers;
+      for (int w = 0; w < kWorkers; w++) workers.go([&, w] { errors += slice_worker(777 + w); });
+      workers.wait();
+    });
     EXPECT_EQ(errors.load(), 0u);
     EXPECT_EQ(g_double_destroyed.load(), 0);
     EXPECT_GE(rt::gc_stats().cycles, c0 + 3) << "the collections did not overlap the appends";

@@ -18,6 +18,7 @@
 #include "goroutine_fixture.h"
 #include "rt/chan.h"
 #include "rt/sched.h"
+#include "rt/sync.h"
 
 namespace gctest {
 
@@ -100,6 +101,19 @@ void in_goroutine(F&& f) {
 template <typename F>
 void in_frame(F&& f) {
   in_goroutine(std::forward<F>(f));
+}
+
+// Runs body while another goroutine runs collections back to back.
+template <typename F>
+void with_cycles_back_to_back(F&& body) {
+  std::atomic<bool> stop{false};
+  rt::WaitGroup collector;
+  collector.go([&] {
+    while (!stop.load()) rt::gc();
+  });
+  body();
+  stop = true;
+  collector.wait();
 }
 
 // A collection with the caller's stale frames cleared first.

@@ -171,58 +171,55 @@ TEST_P(GcWeak, LockRacesWithCollections) {
     ~Box() { magic = 0; }
   };
   run_gc_test(procs(), [] {
-    std::atomic<bool> stop{false};
     std::atomic<uint64_t> bad{0};
-    rt::WaitGroup collector;
-    collector.go([&] {
-      while (!stop.load()) rt::gc();
-    });
-    rt::WaitGroup workers;
-    for (int w = 0; w < 2; w++) {
-      workers.go([&, w] {
-        for (int round = 0; round < 60; round++) {
-          rt::Root<Box> keep;
-          rt::Weak<Box> weaks[16];
-          auto id = [&](int i) { return uint64_t(w) << 32 | uint64_t(round) << 8 | uint64_t(i); };
-          for (int i = 0; i < 16; i++) {
-            Box* b = rt::make<Box>(id(i));
-            weaks[i] = rt::Weak<Box>(b);
-            if (i == 0) keep = b;
-          }
-          for (int rep = 0; rep < 5; rep++) {
+    with_cycles_back_to_back([&] {
+      rt::WaitGroup workers;
+      for (int w = 0; w < 2; w++) {
+        workers.go([&, w] {
+          for (int round = 0; round < 60; round++) {
+            rt::Root<Box> keep;
+            rt::Weak<Box> weaks[16];
+            auto id = [&](int i) { return uint64_t(w) << 32 | uint64_t(round) << 8 | uint64_t(i); };
             for (int i = 0; i < 16; i++) {
-              if (Box* b = weaks[i].lock()) {
-                if (b->magic != 0xb0b0b0b0b0b0b0b0ULL || b->id != id(i)) bad++;
-              } else if (i == 0) {
-                bad++;  // rooted: must never read as gone
-              }
+              Box* b = rt::make<Box>(id(i));
+              weaks[i] = rt::Weak<Box>(b);
+              if (i == 0) keep = b;
             }
-            rt::gosched();
+            for (int rep = 0; rep < 5; rep++) {
+              for (int i = 0; i < 16; i++) {
+                if (Box* b = weaks[i].lock()) {
+                  if (b->magic != 0xb0b0b0b0b0b0b0b0ULL || b->id != id(i)) bad++;
+                } else if (i == 0) {
+                  bad++;  // rooted: must never read as gone
+                }
+              }
+              rt::gosched();
+            }
           }
-        }
-      });
-    }
-    workers.wait();
-    stop = true;
-    collector.wait();
+        });
+      }
+      workers.wait();
+    });
     EXPECT_EQ(bad.load(), 0u);
   });
 }
 
 TEST(GcFinalizerDeathTest, PointerNotAtObjectStart) {
-  EXPECT_DEATH(run_gc_test(1, [] {
-                 Tracked* t = rt::make<Tracked>(0, 1);
-                 rt::set_finalizer(&t->value, [](uint64_t*) {});
-               }),
+  EXPECT_DEATH(run_gc_test(1,
+                           [] {
+                             Tracked* t = rt::make<Tracked>(0, 1);
+                             rt::set_finalizer(&t->value, [](uint64_t*) {});
+                           }),
                "fatal error: runtime.SetFinalizer: pointer not at beginning of allocated block");
 }
 
 TEST(GcFinalizerDeathTest, SecondFinalizer) {
-  EXPECT_DEATH(run_gc_test(1, [] {
-                 rt::Root<Tracked> t(rt::make<Tracked>(0, 1));
-                 rt::set_finalizer(t.get(), [](Tracked*) {});
-                 rt::set_finalizer(t.get(), [](Tracked*) {});
-               }),
+  EXPECT_DEATH(run_gc_test(1,
+                           [] {
+                             rt::Root<Tracked> t(rt::make<Tracked>(0, 1));
+                             rt::set_finalizer(t.get(), [](Tracked*) {});
+                             rt::set_finalizer(t.get(), [](Tracked*) {});
+                           }),
                "fatal error: runtime.SetFinalizer: finalizer already set");
 }
 

@@ -1,5 +1,5 @@
-// Grey work buffers. See work.h.
-#include "gc/work.h"
+// Grey work buffers. See gcwork.h.
+#include "gc/gcwork.h"
 
 #include <new>
 
