@@ -79,6 +79,9 @@ void sweep_chunk(size_t chunk, uint32_t e) {
         s->state.load(std::memory_order_acquire) != alloc::SpanState::kInUse)
       continue;
     sweep_span(s, e, &r);
+    // A safe point per span: a chunk takes up to tens of microseconds,
+    // longer than a stop-the-world may wait. Nothing here is tied to the P.
+    sched::preempt_check();
   }
   g_live_bytes.fetch_add(r.live_bytes, std::memory_order_relaxed);
   g_live_objects.fetch_add(r.live_objects, std::memory_order_relaxed);

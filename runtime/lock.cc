@@ -43,7 +43,7 @@ void Lock::lock_slow() {
     if (s == kUnlocked && state_.compare_exchange_weak(s, kLocked, std::memory_order_acquire,
                                                        std::memory_order_relaxed))
       return;
-    __builtin_ia32_pause();
+    cpu_relax();
   }
   // Sleep. Taking the lock by exchanging in kSleeping is conservative: we may
   // cause one unneeded wake at unlock, never a lost one.

@@ -92,6 +92,16 @@ class LockGuard {
   Lock& l_;
 };
 
+// One iteration of a spin-wait: tells the core (and a hypervisor watching
+// for pause loops) that this thread is polling.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // futex wrappers shared by the runtime's sleeping primitives.
 void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected);
 // As futex_wait, giving up after `timeout_ns` nanoseconds.

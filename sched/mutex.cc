@@ -62,23 +62,8 @@ constexpr int kActiveSpinCnt = 30;  // Go's active_spin_cnt
 
 std::atomic<uint64_t> g_starvation_entries{0};
 
-// Go's ncpu: CPUs in the affinity mask at first use.
-int ncpu() {
-  static const int n = [] {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-      int c = CPU_COUNT(&set);
-      if (c > 0) return c;
-    }
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    return online > 0 ? static_cast<int>(online) : 1;
-  }();
-  return n;
-}
-
 bool can_spin(int iter) {
-  if (iter >= kActiveSpin || ncpu() <= 1) return false;
+  if (iter >= kActiveSpin || sched::ncpu() <= 1) return false;
   sched::P* p = sched::getp();
   if (p == nullptr) return true;  // plain thread: nobody else to run here
   int32_t busy = sched::sched.npidle.load(std::memory_order_relaxed) +
@@ -88,7 +73,7 @@ bool can_spin(int iter) {
 }
 
 void do_spin() {
-  for (int i = 0; i < kActiveSpinCnt; i++) __builtin_ia32_pause();
+  for (int i = 0; i < kActiveSpinCnt; i++) rt::detail::cpu_relax();
 }
 
 [[noreturn]] void inconsistent() { rt::detail::fatal("sync: inconsistent mutex state"); }

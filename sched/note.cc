@@ -7,6 +7,8 @@
 #endif
 #include <time.h>
 
+#include <algorithm>
+
 #include "runtime/fatal.h"
 #include "runtime/lock.h"
 #include "sched/proc.h"
@@ -51,23 +53,68 @@ void cas_status_slow(G* g, uint32_t from, uint32_t to) {
   }
 }
 
+// A note's word: kNoteClear, kNoteWoken, or kNoteSleeping (a sleeper may
+// be in futex_wait on it). The sleeper announces itself by CAS clear ->
+// sleeping before it waits, so notewakeup, which exchanges in woken, issues
+// the futex wake only when it replaced kNoteSleeping: a wake-up of a
+// spinning or not-yet-sleeping waiter costs no system call (on a VM, a
+// futex wake of a halted vCPU costs tens of microseconds). acq_rel on both
+// exchanges: the sleeper's reads after waking see the waker's writes
+// before notewakeup (release by the waker, acquire by the sleeper's load).
+constexpr uint32_t kNoteClear = 0, kNoteWoken = 1, kNoteSleeping = 2;
+
 bool notesleep(std::atomic<uint32_t>* note, int64_t until) {
-  while (note->load(std::memory_order_acquire) == 0) {
+  for (;;) {
+    uint32_t v = note->load(std::memory_order_acquire);
+    if (v == kNoteWoken) break;
+    if (v == kNoteClear &&
+        !note->compare_exchange_strong(v, kNoteSleeping, std::memory_order_acq_rel)) {
+      continue;  // woken meanwhile
+    }
     if (until == 0) {
-      rt::detail::futex_wait(note, 0);
+      rt::detail::futex_wait(note, kNoteSleeping);
     } else {
       int64_t left = until - nanotime();
-      if (left <= 0) return false;  // timed out; the note stays as it is
-      rt::detail::futex_wait_timeout(note, 0, left);
+      if (left <= 0) {
+        // Timed out: withdraw the sleeper mark unless a wake-up landed.
+        uint32_t s = kNoteSleeping;
+        if (note->compare_exchange_strong(s, kNoteClear, std::memory_order_acq_rel)) return false;
+        break;  // s == kNoteWoken
+      }
+      rt::detail::futex_wait_timeout(note, kNoteSleeping, left);
     }
   }
-  note->store(0, std::memory_order_relaxed);
+  note->store(kNoteClear, std::memory_order_relaxed);
   return true;
 }
 
+bool notepoll(std::atomic<uint32_t>* note, int64_t ns, bool (*keep_polling)(int64_t now)) {
+  int64_t until = nanotime() + ns;
+  for (uint32_t i = 1;; i++) {
+    if (note->load(std::memory_order_acquire) == kNoteWoken) {
+      note->store(kNoteClear, std::memory_order_relaxed);
+      return true;
+    }
+    rt::detail::cpu_relax();
+    // Every few microseconds: the clock, and now and then a yield in case
+    // the thread we wait for needs this CPU (more threads than cores).
+    if (i % 64 == 0) {
+      int64_t now = nanotime();
+      if (now >= until || (keep_polling && !keep_polling(now))) return false;
+      if (i % 1024 == 0) sched_yield();
+    }
+  }
+}
+
+bool notesleep_spinning(std::atomic<uint32_t>* note, int64_t spin_ns, int64_t until) {
+  if (until != 0) spin_ns = std::min(spin_ns, until - nanotime());
+  if (spin_ns > 0 && notepoll(note, spin_ns)) return true;
+  return notesleep(note, until);
+}
+
 void notewakeup(std::atomic<uint32_t>* note) {
-  note->store(1, std::memory_order_release);
-  rt::detail::futex_wake(note, 1);
+  if (note->exchange(kNoteWoken, std::memory_order_acq_rel) == kNoteSleeping)
+    rt::detail::futex_wake(note, 1);
 }
 
 const char* wait_reason_string(WaitReason r) {

@@ -273,14 +273,40 @@ void newm(P* p, bool spinning) {
   if (rc != 0) fatal("newm: cannot create OS thread");
 }
 
-// Stops the current M until startm hands it a P.
-void stopm() {
+// Ms polling in stopm for the world to start again, and how long each
+// polls before it sleeps (see gcstopm): at most kStwPollNs, and at most
+// kStwPollAfterNs once the world has started (the starter hands out Ps
+// right after; an M given none must not burn a CPU the world now needs).
+std::atomic<int32_t> g_stw_pollers{0};
+constexpr int64_t kStwPollNs = 500'000;
+constexpr int64_t kStwPollAfterNs = 20'000;
+thread_local int64_t t_world_started_seen = 0;
+
+bool world_still_stopping(int64_t now) {
+  if (sched.gcwaiting.load(std::memory_order_relaxed) != 0) return true;
+  if (t_world_started_seen == 0) t_world_started_seen = now;
+  return now - t_world_started_seen < kStwPollAfterNs;
+}
+
+// Stops the current M until startm hands it a P. stw_poll: stopped for a
+// stop-the-world, poll for a P before sleeping.
+void stopm(bool stw_poll = false) {
   M* m = current_m();
   if (m->p) fatal("stopm: holding a P");
   if (m->spinning) fatal("stopm: spinning");
   {
     LockGuard lk(sched.lock);
     mput(m);
+  }
+  if (stw_poll) {
+    // Only while a CPU is spare for each poller, so pollers never slow
+    // the stopper.
+    if (g_stw_pollers.fetch_add(1, std::memory_order_relaxed) + 1 < ncpu() &&
+        m->nextp.load(std::memory_order_acquire) == nullptr) {
+      t_world_started_seen = 0;
+      notepoll(&m->park, kStwPollNs, world_still_stopping);
+    }
+    g_stw_pollers.fetch_sub(1, std::memory_order_relaxed);
   }
   // A stale wake-up (left by a timer-watcher nudge) has no P: sleep again.
   while (m->nextp.load(std::memory_order_acquire) == nullptr) notesleep(&m->park);
@@ -290,6 +316,11 @@ void stopm() {
 }
 
 }  // namespace
+
+int ncpu() {
+  static const int n = rt::detail::usable_cpus();
+  return n;
+}
 
 void startm(P* p, bool spinning) {
   sched.lock.lock();
@@ -528,7 +559,11 @@ void gcstopm() {
   p->status.store(kPGCStop, std::memory_order_release);
   if (--sched.stopwait == 0) notewakeup(&sched.stopnote);
   sched.lock.unlock();
-  stopm();
+  // Most pauses are tens of microseconds: an M that polls for its P comes
+  // back as soon as the world starts, where one in a futex sleep costs the
+  // starter a wake-up call (tens of microseconds on a VM) and itself a
+  // reschedule.
+  stopm(true);
 }
 
 G* find_runnable(bool* inherit_time) {

@@ -77,6 +77,8 @@ void globrunq_put(G* g);          // Sched::lock held
 void globrunq_put_batch(G* head, G* tail, int32_t n);  // Sched::lock held
 G* globrunq_get(P* p, int32_t max);  // Sched::lock held
 
+// CPUs this process may run on (Go's ncpu), read once.
+int ncpu();
 // M and P hand-over (proc.cc).
 void startm(P* p, bool spinning);
 void handoffp(P* p);
@@ -88,6 +90,14 @@ P* releasep();
 // the nanotime deadline until_ns passes (returns false; 0 = no deadline).
 bool tsc_is_invariant();  // note.cc
 bool notesleep(std::atomic<uint32_t>* note, int64_t until_ns = 0);
+// As notesleep, polling the note for up to spin_ns first: for waits that
+// are usually a few microseconds (a stop-the-world), where a futex sleep
+// and the waker's wake-up call would cost more than the wait.
+bool notesleep_spinning(std::atomic<uint32_t>* note, int64_t spin_ns, int64_t until_ns = 0);
+// Polls the note for up to ns, and while keep_polling (when given, asked
+// every few microseconds) says so: true (consuming the wake-up) if it was
+// woken, false otherwise (the note untouched).
+bool notepoll(std::atomic<uint32_t>* note, int64_t ns, bool (*keep_polling)(int64_t now) = nullptr);
 void notewakeup(std::atomic<uint32_t>* note);
 
 // Changes GOMAXPROCS (stw.cc).

@@ -3,6 +3,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 #include "alloc/mcache.h"
 #include "runtime/fatal.h"
 #include "sched/preempt.h"
@@ -25,7 +27,10 @@ int64_t g_stw_start = 0;      // owned by the holder of g_worldsema
 P* g_stw_own_p = nullptr;     // the caller's P, kept across the stop (g_worldsema)
 StwStats g_stats;             // guarded by g_stats_lock
 
-void preempt_all() {
+// Asks every running goroutine but the caller's to stop: the flag makes
+// it stop at its next safe point (each make, channel or lock operation);
+// the signal, when `signal`, reaches one in a loop with no safe point.
+void preempt_all(bool signal) {
   int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
   for (int32_t i = 0; i < n; i++) {
     P* p = allp[i];
@@ -35,10 +40,22 @@ void preempt_all() {
     if (!m || m == current_m()) continue;
     if (G* g = m->curg.load(std::memory_order_acquire)) {
       g->preempt.store(true, std::memory_order_relaxed);
-      preempt_m(m);
+      if (signal) preempt_m(m);
     }
   }
 }
+
+// How long the stopper waits on the flags alone before signalling, and how
+// long it polls (rather than sleeps) for the last P to stop. A signal costs
+// the sender a system call and the receiver a kernel round trip, and a
+// futex wake-up of a sleeping stopper costs the same again: tens of
+// microseconds each on a VM, against a pause budget of fifty. Goroutines in
+// runtime-heavy code reach a safe point within a microsecond or two.
+constexpr int64_t kFlagOnlyNs = 20'000;
+constexpr int64_t kStopSpinNs = 200'000;
+// Between signals while the world is still not stopped: one may have
+// landed at an unsafe point.
+constexpr int64_t kReaskNs = 100'000;
 
 }  // namespace
 
@@ -58,6 +75,10 @@ int64_t stop_the_world(const char*) {
     LockGuard lk(sched.lock);
     int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
     sched.stopwait = n;
+    // No waker can run before this lock is released: drop a stale wake-up
+    // left by the last stop (which may have finished while its stopper
+    // was already looking).
+    sched.stopnote.store(0, std::memory_order_relaxed);
     sched.gcwaiting.store(1, std::memory_order_seq_cst);
     if (own) {
       own->status.store(kPGCStop, std::memory_order_release);
@@ -76,13 +97,22 @@ int64_t stop_the_world(const char*) {
     }
     wait = sched.stopwait > 0;
   }
-  preempt_all();
+  if (wait) {
+    preempt_all(false);
+    if (notepoll(&sched.stopnote, kFlagOnlyNs)) {
+      LockGuard lk(sched.lock);
+      wait = sched.stopwait > 0;
+    }
+  }
+  int64_t spin_until = nanotime() + kStopSpinNs;
   while (wait) {
-    // Re-ask every 100 us: a signal may have landed at an unsafe point.
-    notesleep(&sched.stopnote, nanotime() + 100'000);
+    preempt_all(true);
+    int64_t now = nanotime();
+    notesleep_spinning(&sched.stopnote, std::max<int64_t>(spin_until - now, 0), now + kReaskNs);
+    // Under the lock: the note may be stale (a wake-up from a stop that
+    // completed while we were already looking).
     LockGuard lk(sched.lock);
     wait = sched.stopwait > 0;
-    if (wait) preempt_all();
   }
   if (sched.stopwait != 0) rt::detail::fatal("stop_the_world: stopwait not zero");
   int64_t took = nanotime() - t0;

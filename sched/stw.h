@@ -1,10 +1,15 @@
 // Stop-the-world and per-goroutine suspension, the collector's two levers.
 //
 // stop_the_world() takes every P out of circulation: idle Ps and Ps in
-// syscalls at once, running Ps when their M next enters the scheduler (each
-// running goroutine is asked to yield, cooperatively and by signal). It
-// returns once no goroutine but the caller runs. start_the_world() hands the
-// Ps back and wakes Ms for those with work. Only one stop at a time.
+// syscalls at once, running Ps when their M next enters the scheduler. Each
+// running goroutine is asked to yield by its flag first (it stops at its
+// next safe point, usually within microseconds), then, if the world is not
+// stopped after 20 us, by signal as well. The stopper polls rather than
+// sleeps while it waits, and the stopped Ms poll for their P back: on a VM
+// every futex wake-up of a sleeping thread and every signal costs tens of
+// microseconds, the whole budget of a pause. It returns once no goroutine
+// but the caller runs. start_the_world() hands the Ps back and wakes Ms for
+// those with work. Only one stop at a time.
 //
 // suspend_g() stops one goroutine at a safe point so its stack can be
 // scanned, without stopping anyone else: a parked or runnable G is claimed

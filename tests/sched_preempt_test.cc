@@ -312,27 +312,37 @@ TEST_F(SchedPreempt, ErrnoSurvivesAsyncPreemption) {
 
 // NoPreemptScope: the spinner keeps its P while the scope is held; the
 // sleeper wakes only when the loop ends by itself (300 ms). Nested scopes
-// count: leaving the inner one keeps preemption off.
+// count: leaving the inner one keeps preemption off. Under heavy load the
+// sleeper's 1 ms timer may already be due when its P picks the next
+// goroutine, and then it runs before the spinner ever started: that try
+// proves nothing and is repeated.
 TEST_F(SchedPreempt, NoPreemptScopeKeepsTheProc) {
   in_rt([] {
     ProcsGuard guard;
     rt::gomaxprocs(1);
-    std::atomic<bool> stop{false};
-    std::atomic<uint64_t> count{0};
-    Join join(1);
-    rt::go([&] {
-      rt::NoPreemptScope outer;
-      { rt::NoPreemptScope inner; }
-      schedtest_spin(&count, &stop);
-      join.done();
-    });
-    Watchdog wd(&stop, 300ms);
-    int64_t t0 = now_ns();
-    rt::sleep(1ms);
-    double slept = ms_since(t0);
-    join.wait();
-    EXPECT_TRUE(wd.fired());
-    EXPECT_GE(slept, 250.0) << "the no-preempt spinner was preempted after " << slept << " ms";
+    for (int attempt = 0; attempt < 10; attempt++) {
+      std::atomic<bool> stop{false};
+      std::atomic<uint64_t> count{0};
+      Join join(1);
+      rt::go([&] {
+        rt::NoPreemptScope outer;
+        { rt::NoPreemptScope inner; }
+        schedtest_spin(&count, &stop);
+        join.done();
+      });
+      Watchdog wd(&stop, 300ms);
+      int64_t t0 = now_ns();
+      rt::sleep(1ms);
+      double slept = ms_since(t0);
+      bool spinner_started = count.load() != 0;
+      stop = true;
+      join.wait();
+      if (!spinner_started) continue;
+      EXPECT_TRUE(wd.fired());
+      EXPECT_GE(slept, 250.0) << "the no-preempt spinner was preempted after " << slept << " ms";
+      return;
+    }
+    FAIL() << "the spinner never ran before the sleeper woke, in 10 tries";
   });
 }
 
