@@ -1,4 +1,5 @@
 // Channel send, receive and close. See hchan.h for the design.
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -69,7 +70,7 @@ void ready_sudog(Sudog* s) {
 namespace {
 
 bool unlock_chan(G*, void* arg) {
-  static_cast<ChanCore*>(arg)->lock.unlock();
+  static_cast<ChanCore*>(arg)->unlock_op();
   return true;
 }
 
@@ -78,7 +79,7 @@ void park(ChanCore* c, Sudog* s, WaitReason reason) {
   if (s->g) {
     rt::sched::gopark(unlock_chan, c, reason);
   } else {
-    c->lock.unlock();
+    c->unlock_op();
     rt::sched::notesleep(&s->note);
   }
 }
@@ -92,7 +93,7 @@ void park(ChanCore* c, Sudog* s, WaitReason reason) {
 }
 
 [[noreturn, gnu::cold]] void panic_unlock(ChanCore* c, const char* msg) {
-  c->lock.unlock();
+  c->unlock_op();
   throw rt::Panic(msg);
 }
 
@@ -115,9 +116,16 @@ ChanCore* chan_make(const ElemOps* ops, size_t cap) {
   c->cap = cap;
   if (cap > 0 && ops->size > 0) {
     c->slot = (ops->size + ops->align - 1) & ~(ops->align - 1);
-    c->buf = static_cast<unsigned char*>(
-        rt::detail::meta_malloc_aligned(c->slot * cap, ops->align));
+    // A scanned ring's slots are whole, aligned words (chanscan.cc).
+    if (ops->may_hold_pointers) c->slot = (c->slot + 7) & ~size_t{7};
+    size_t align = ops->may_hold_pointers ? std::max<size_t>(ops->align, 8) : ops->align;
+    c->buf = static_cast<unsigned char*>(rt::detail::meta_malloc_aligned(c->slot * cap, align));
     if (!c->buf) rt::detail::fatal("makechan: out of memory");
+    if (ops->may_hold_pointers) {
+      memset(c->buf, 0, c->slot * cap);
+      c->scan_registered = true;
+      chan_scan_register(c);
+    }
   }
   return c;
 }
@@ -128,6 +136,7 @@ void chan_release(ChanCore* c) {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Last reference: nobody can be queued (a waiter holds a reference).
   size_t n = c->qcount.load(std::memory_order_relaxed);
+  if (c->scan_registered) chan_scan_unregister(c);
   for (size_t i = 0; i < n; i++) c->ops->destroy(c->slot_at((c->recvx + i) % c->cap));
   rt::detail::meta_free(c->buf);
   c->~ChanCore();
@@ -145,23 +154,23 @@ bool chan_send(ChanCore* c, void* elem, bool block) {
     block_forever(WaitReason::kChanSendNilChan);
   }
   rt::sched::preempt_check();
-  c->lock.lock();
+  c->lock_op();
   if (c->closed) panic_unlock(c, "send on closed channel");
   if (Sudog* r = c->recvq.dequeue()) {
     // A receiver is waiting: hand the value straight to it.
-    c->ops->move_construct(r->elem, elem);
+    c->move(r->elem, elem, false);
     r->success = true;
-    c->lock.unlock();
+    c->unlock_op();
     ready_sudog(r);
     return true;
   }
   if (c->qcount.load(std::memory_order_relaxed) < c->cap) {
     c->buf_put(elem);
-    c->lock.unlock();
+    c->unlock_op();
     return true;
   }
   if (!block) {
-    c->lock.unlock();
+    c->unlock_op();
     return false;
   }
   Sudog me;
@@ -182,27 +191,27 @@ bool chan_recv(ChanCore* c, void* out, bool block, bool* received) {
     block_forever(WaitReason::kChanReceiveNilChan);
   }
   rt::sched::preempt_check();
-  c->lock.lock();
+  c->lock_op();
   size_t q = c->qcount.load(std::memory_order_relaxed);
   if (c->closed && q == 0) {
-    c->lock.unlock();
+    c->unlock_op();
     return true;
   }
   if (Sudog* s = c->sendq.dequeue()) {
     c->recv_from_sender(s, out);
-    c->lock.unlock();
+    c->unlock_op();
     ready_sudog(s);
     *received = true;
     return true;
   }
   if (q > 0) {
     c->buf_take(out);
-    c->lock.unlock();
+    c->unlock_op();
     *received = true;
     return true;
   }
   if (!block) {
-    c->lock.unlock();
+    c->unlock_op();
     return false;
   }
   Sudog me;
@@ -217,7 +226,7 @@ bool chan_recv(ChanCore* c, void* out, bool block, bool* received) {
 
 void chan_close(ChanCore* c) {
   if (!c) throw rt::Panic("close of nil channel");
-  c->lock.lock();
+  c->lock_op();
   if (c->closed) panic_unlock(c, "close of closed channel");
   c->closed = true;
   // Unlink every waiter under the lock, wake them after it.
@@ -231,7 +240,7 @@ void chan_close(ChanCore* c) {
   };
   collect(c->recvq);
   collect(c->sendq);
-  c->lock.unlock();
+  c->unlock_op();
   while (wake) {
     Sudog* s = wake;
     wake = s->next;

@@ -25,8 +25,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
+#include "gc/barrier.h"
 #include "rt/chan.h"
+#include "rt/gc.h"
 #include "runtime/lock.h"
 #include "sched/gmp.h"
 
@@ -75,14 +78,46 @@ struct ChanCore {
   bool closed = false;
   WaitQ recvq, sendq;
   std::atomic<uint32_t> refs{1};
+  // The registry of buffers the collector scans (chanscan.cc): buffered
+  // channels whose elements may hold pointers. Guarded by its lock.
+  ChanCore* scan_prev = nullptr;
+  ChanCore* scan_next = nullptr;
+  bool scan_registered = false;  // set once at make
 
   void* slot_at(size_t i) { return buf + i * slot; }
+
+  // The channel's lock, for an operation that may move elements. A plain
+  // thread enters the collector's gate first (a no-op on goroutines): a
+  // stop-the-world must not split its moves' barrier (move) from the phase
+  // test, and it must never wait at the gate holding a channel lock (a
+  // goroutine spinning on that lock could never stop).
+  void lock_op() {
+    plain_gate_enter();
+    lock.lock();
+  }
+  void unlock_op() {
+    lock.unlock();
+    plain_gate_exit();
+  }
+
+  // Moves the element at src into uninitialized dst (lock held): shades
+  // it first while the collector marks (gc/barrier.h). into_buffer: dst is
+  // a slot of this channel's ring, which the collector scans.
+  void move(void* dst, void* src, bool into_buffer) {
+    if (ops->may_hold_pointers) shade_words_barrier(src, ops->size);
+    if (into_buffer) {
+      ScannedBufferScope scope;
+      ops->move_construct(dst, src);
+    } else {
+      ops->move_construct(dst, src);
+    }
+  }
 
   // The steps send, receive and select share; all with the lock held.
   // Appends *elem to the buffer (qcount < cap).
   void buf_put(void* elem) {
     size_t q = qcount.load(std::memory_order_relaxed);
-    ops->move_construct(slot_at(sendx), elem);
+    move(slot_at(sendx), elem, true);
     if (++sendx == cap) sendx = 0;
     qcount.store(q + 1, std::memory_order_relaxed);
   }
@@ -90,8 +125,11 @@ struct ChanCore {
   void buf_take(void* out) {
     size_t q = qcount.load(std::memory_order_relaxed);
     void* head = slot_at(recvx);
-    ops->move_construct(out, head);
+    move(out, head, false);
     ops->destroy(head);
+    // A scanned ring keeps no stale pointer in an empty slot: it would
+    // keep a dead object alive (chanscan.cc scans every slot).
+    if (scan_registered) memset(head, 0, slot);
     if (++recvx == cap) recvx = 0;
     qcount.store(q - 1, std::memory_order_relaxed);
   }
@@ -103,12 +141,12 @@ struct ChanCore {
 
 inline void ChanCore::recv_from_sender(Sudog* s, void* out) {
   if (cap == 0) {
-    ops->move_construct(out, s->elem);
+    move(out, s->elem, false);
   } else {
     void* head = slot_at(recvx);
-    ops->move_construct(out, head);
+    move(out, head, false);
     ops->destroy(head);
-    ops->move_construct(head, s->elem);
+    move(head, s->elem, true);
     if (++recvx == cap) recvx = 0;
     sendx = recvx;
   }
@@ -117,5 +155,13 @@ inline void ChanCore::recv_from_sender(Sudog* s, void* out) {
 
 // Makes a waiter runnable (goroutine) or wakes it (thread).
 void ready_sudog(Sudog* s);
+
+// The collector's view of channel buffers (chanscan.cc): registration of
+// a buffered channel whose elements may hold pointers, and the walk that
+// reports each one's queued elements to scan, each under its channel's
+// lock.
+void chan_scan_register(ChanCore* c);
+void chan_scan_unregister(ChanCore* c);
+void chan_scan_buffers(void (*fn)(const void* p, size_t n, void* arg), void* arg);
 
 }  // namespace rt::detail

@@ -38,16 +38,24 @@ uint32_t cheaprand() {
 struct LockSet {
   ChanCore** chans;  // distinct non-nil channels, in address order
   int n;
+  // The collector's gate once around the whole set (see ChanCore::lock_op).
   void lock() {
+    rt::detail::plain_gate_enter();
     for (int i = 0; i < n; i++) chans[i]->lock.lock();
   }
-  void unlock() {
+  void unlock_chans() {
     for (int i = n; i > 0; i--) chans[i - 1]->lock.unlock();
+  }
+  void unlock() {
+    unlock_chans();
+    rt::detail::plain_gate_exit();
   }
 };
 
+// Runs on the scheduler's stack after the goroutine parked: the gate was
+// left before (it is per thread, and the goroutine may wake on another).
 bool unlock_all(G*, void* arg) {
-  static_cast<LockSet*>(arg)->unlock();
+  static_cast<LockSet*>(arg)->unlock_chans();
   return true;
 }
 
@@ -69,7 +77,7 @@ bool try_case(SelectCase& sc, LockSet& locks) {
       throw rt::Panic("send on closed channel");
     }
     if (Sudog* r = c->recvq.dequeue()) {
-      c->ops->move_construct(r->elem, sc.elem);
+      c->move(r->elem, sc.elem, false);
       r->success = true;
       locks.unlock();
       ready_sudog(r);
@@ -173,6 +181,7 @@ int select_impl(SelectCase* cases, int n, bool has_default) {
     (cases[i].is_send ? s.c->sendq : s.c->recvq).enqueue(&s);
   }
   if (g) {
+    rt::detail::plain_gate_exit();
     rt::sched::gopark(unlock_all, &locks, WaitReason::kSelect);
   } else {
     // A thread: partners wake the select's note (ready_sudog).

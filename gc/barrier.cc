@@ -16,6 +16,7 @@
 // cooperative check interrupts. Plain threads (and goroutines in a syscall
 // scope, which a stop does not stop) pass the gate (gate.h), which the
 // collector closes around its pauses, and shade into the shared work list.
+#include "gc/barrier.h"
 #include "gc/gate.h"
 #include "gc/mark.h"
 #include "gc/phase.h"
@@ -59,6 +60,30 @@ void ref_store(void** slot, void* value) {
     with_shared_work(shade_pair, &p);
   }
   __atomic_store_n(slot, value, __ATOMIC_RELAXED);
+}
+
+namespace {
+
+struct Words {
+  uintptr_t lo, hi;
+};
+
+void shade_words(rt::collector::GcWork* gw, void* arg) {
+  auto* w = static_cast<Words*>(arg);
+  rt::collector::scan_range(w->lo, w->hi, gw);
+}
+
+}  // namespace
+
+void shade_words_barrier(const void* p, size_t n) {
+  using namespace rt::collector;
+  if (__builtin_expect(!marking(), 1)) return;
+  Words w{reinterpret_cast<uintptr_t>(p), reinterpret_cast<uintptr_t>(p) + n};
+  if (stopped_by_the_world()) {
+    shade_words(local_work(), &w);
+  } else {
+    with_shared_work(shade_words, &w);
+  }
 }
 
 }  // namespace rt::detail

@@ -4,6 +4,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "chan/hchan.h"
 #include "gc/heapobj.h"
 #include "gc/mark.h"
 #include "gc/phase.h"
@@ -82,6 +83,12 @@ void verify_marks(uint32_t e) {
   Checker c{e, {}, {}};
   for_each_root([](void* p, void* c) { static_cast<Checker*>(c)->visit(reinterpret_cast<uintptr_t>(p)); }, &c);
   own_stack_ranges(range_fn, &c);
+  // Channel rings, conservatively like stacks (the world is stopped: no
+  // channel lock is held by anyone, see chan/chanscan.cc).
+  rt::detail::chan_scan_buffers([](const void* p, size_t n, void* c) {
+    auto lo = reinterpret_cast<uintptr_t>(p);
+    static_cast<Checker*>(c)->range(lo, lo + n);
+  }, &c);
   std::vector<sched::G*> gs;
   sched::for_each_g([](sched::G* g, void* v) { static_cast<std::vector<sched::G*>*>(v)->push_back(g); }, &gs);
   sched::G* self = sched::getg();

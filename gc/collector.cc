@@ -195,6 +195,7 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
       mark_finalizer_roots(w);
     }, nullptr);
   }
+  mark_chan_buffers();
   scan_goroutines();
   for (;;) {
     while (help_drain(kWorkerBudget) != 0) {

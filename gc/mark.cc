@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "chan/hchan.h"
 #include "gc/heapobj.h"
 #include "gc/phase.h"
 #include "gc/roots.h"
@@ -83,6 +84,23 @@ size_t drain_preemptible(size_t budget_bytes) {
 
 void mark_roots(GcWork* gw) {
   for_each_root([](void* p, void* w) { shade(reinterpret_cast<uintptr_t>(p), static_cast<GcWork*>(w)); }, gw);
+}
+
+void mark_chan_buffers() {
+  rt::detail::chan_scan_buffers([](const void* p, size_t n, void*) {
+    uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+    if (GcWork* gw = local_work()) {
+      scan_range(lo, lo + n, gw);
+    } else {
+      struct Range {
+        uintptr_t lo, hi;
+      } r{lo, lo + n};
+      with_shared_work([](GcWork* w, void* a) {
+        auto* r = static_cast<Range*>(a);
+        scan_range(r->lo, r->hi, w);
+      }, &r);
+    }
+  }, nullptr);
 }
 
 namespace {

@@ -59,6 +59,9 @@ size_t drain(GcWork* gw, size_t budget_bytes);
 size_t drain_preemptible(size_t budget_bytes);
 
 void mark_roots(GcWork* gw);
+// Buffered channels' rings (chan/chanscan.cc); not under a work-list lock:
+// it takes channel locks.
+void mark_chan_buffers();
 // Suspends g (not the caller), reports the memory ranges to scan
 // conservatively (its stack from the saved SP, its task's captures and its
 // local-storage slots), resumes it. False if it was dead.

@@ -23,6 +23,7 @@
 // conservative.
 #include <cstring>
 
+#include "gc/barrier.h"
 #include "gc/heapobj.h"
 #include "rt/gc.h"
 #include "runtime/fatal.h"
@@ -144,7 +145,7 @@ void ref_constructed(void* ref_addr) {
     demote(const_cast<TypeInfo*>(h->type));
     return;
   }
-  if (on_own_stack(a)) return;
+  if (on_own_stack(a) || t_scanned_runtime_buffer != 0) return;
   alloc::ObjectRef o;
   if (alloc::find_object(a, &o)) misplaced_ref(a, "in heap memory not made by rt::make");
   misplaced_ref(a, "outside the GC heap and outside the goroutine's stack");

@@ -38,13 +38,18 @@ struct ChanCore;  // the runtime's hchan (chan/hchan.h)
 struct ElemOps {
   size_t size;
   size_t align;
+  // Whether an element may hold a pointer to a GC'd object: then the
+  // collector scans the buffer's elements and shades every element the
+  // channel moves while it marks (chan/chanscan.cc).
+  bool may_hold_pointers;
   void (*move_construct)(void* dst, void* src);  // src stays valid (moved-from)
   void (*destroy)(void* p);
 };
 
 template <typename T>
 inline constexpr ElemOps kElemOps = {
-    sizeof(T), alignof(T), [](void* d, void* s) { new (d) T(std::move(*static_cast<T*>(s))); },
+    sizeof(T), alignof(T), !(std::is_arithmetic_v<T> || std::is_enum_v<T>),
+    [](void* d, void* s) { new (d) T(std::move(*static_cast<T*>(s))); },
     [](void* p) { static_cast<T*>(p)->~T(); }};
 
 ChanCore* chan_make(const ElemOps* ops, size_t cap);
