@@ -81,6 +81,7 @@ MSpan* MHeap::alloc_span_struct() {
     // Carve a fresh slab. Slabs are never unmapped: type-stable memory.
     auto* slab = static_cast<unsigned char*>(sys_alloc_metadata(kSpanSlab));
     if (!slab) rt::detail::fatal("runtime: out of memory for span metadata");
+    span_meta_bytes_ += kSpanSlab;
     for (size_t off = 0; off + sizeof(MSpan) <= kSpanSlab; off += sizeof(MSpan)) {
       MSpan* s = new (slab + off) MSpan();
       s->next = span_pool_;
@@ -298,6 +299,7 @@ MHeap::PageStats MHeap::page_stats() const {
   st.cached = cached_pages_.load(std::memory_order_relaxed) * kPageSize;
   st.cached_released = cached_released_pages_.load(std::memory_order_relaxed) * kPageSize;
   st.reserved = reserved_bytes_;
+  st.span_meta = span_meta_bytes_;
   return st;
 }
 

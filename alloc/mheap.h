@@ -105,6 +105,7 @@ class MHeap {
     size_t cached = 0;    // free bytes held by page caches
     size_t cached_released = 0;  // ... of which released to the OS
     size_t reserved = 0;  // bytes of address space reserved
+    size_t span_meta = 0; // bytes mapped for span structs (MemStats.sys)
   };
   PageStats page_stats() const;
   uintptr_t base() const { return base_; }
@@ -128,6 +129,7 @@ class MHeap {
   mutable rt::detail::Lock lock_;
   PageAlloc pages_;               // guarded by lock_
   MSpan* span_pool_ = nullptr;    // free span structs; guarded by lock_
+  size_t span_meta_bytes_ = 0;    // span struct slabs mapped; guarded by lock_
   std::atomic<size_t> inuse_pages_{0};
   std::atomic<size_t> cached_pages_{0};           // free pages in page caches
   std::atomic<size_t> cached_released_pages_{0};  // ... released to the OS

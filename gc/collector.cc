@@ -12,6 +12,7 @@
 #include "gc/checkmark.h"
 #include "gc/finalizer.h"
 #include "gc/gate.h"
+#include "gc/gcaccount.h"
 #include "gc/heapobj.h"
 #include "gc/mark.h"
 #include "gc/phase.h"
@@ -23,9 +24,11 @@
 #include "runtime/env.h"
 #include "runtime/fatal.h"
 #include "runtime/lock.h"
+#include "rt/memstats.h"
 #include "sched/gmp.h"
 #include "sched/proc.h"
 #include "sched/sema.h"
+#include "sched/stack.h"
 #include "sched/stw.h"
 
 namespace rt::collector {
@@ -81,13 +84,13 @@ bool mode_on(std::atomic<int>& mode, int from_env) {
   return m != 0;
 }
 
-void run_cycle(uintptr_t own_floor);
+void run_cycle(uintptr_t own_floor, bool forced);
 
 void background_runner() {
   rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
     rt::sched::semacquire(&g_bg_wake);
-    run_cycle(0);
+    run_cycle(0, /*forced=*/false);
     g_bg_requested.store(false, std::memory_order_relaxed);
   }
 }
@@ -100,7 +103,11 @@ void mark_worker() {
     rt::sched::semacquire(&g_worker_wake);
     while (marking()) {
       g_workers_busy.fetch_add(1, std::memory_order_seq_cst);
-      size_t done = drain_preemptible(kWorkerBudget);
+      size_t done;
+      {
+        MarkCpuSpan cpu(MarkCpu::kBackground);
+        done = drain_preemptible(kWorkerBudget);
+      }
       g_workers_busy.fetch_sub(1, std::memory_order_seq_cst);
       if (done == 0) break;
     }
@@ -124,8 +131,10 @@ void wake_workers() {
   for (int32_t i = 0; i < g_nworkers; i++) rt::sched::semrelease(&g_worker_wake);
 }
 
-// Drains with the caller's GcWork (its P's, or the shared one off a P).
-size_t help_drain(size_t budget) {
+// Drains with the caller's GcWork (its P's, or the shared one off a P);
+// `timed`: counted as background mark CPU (not inside a pause).
+size_t help_drain(size_t budget, bool timed) {
+  MarkCpuSpan cpu(MarkCpu::kBackground, timed);
   if (local_work()) return drain_preemptible(budget);
   struct Arg {
     size_t budget, done;
@@ -151,15 +160,24 @@ struct Pause {
   int64_t max = 0;
   int n = 0;
   int64_t each[16] = {};  // the cycle's single pauses (the first 16)
+  // For the cycle's record: the first pause's request, stop and restart,
+  // and the last restart (the last request is `start`).
+  int64_t first_start = 0, first_stopped = 0, first_end = 0, end = 0;
   void stop(const char* why) {
     gate_close();
     start = rt::sched::nanotime();
     rt::sched::stop_the_world(why);
+    if (n == 0) {
+      first_start = start;
+      first_stopped = rt::sched::nanotime();
+    }
   }
   void start_world() {
     rt::sched::start_the_world();
     int64_t d = rt::sched::nanotime() - start;
     gate_open();
+    end = start + d;
+    if (n == 0) first_end = end;
     total += d;
     max = std::max(max, d);
     if (n < 16) each[n] = d;
@@ -184,26 +202,32 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
     pause->start_world();
     wake_workers();
   }
-  // Roots: the Root set, every goroutine's stack, the caller's own.
-  if (GcWork* gw = local_work()) {
-    mark_roots(gw);
-    mark_finalizer_roots(gw);
-    mark_own_stack(gw);
-  } else {
-    with_shared_work([](GcWork* w, void*) {
-      mark_roots(w);
-      mark_finalizer_roots(w);
-    }, nullptr);
+  // Roots: the Root set, channel rings, every goroutine's stack, the
+  // caller's own.
+  // Marked concurrently, the collecting goroutine's work is background
+  // mark CPU; inside the pause (gcstoptheworld) the pause accounts for it.
+  {
+    MarkCpuSpan cpu(MarkCpu::kBackground, concurrent);
+    if (GcWork* gw = local_work()) {
+      mark_roots(gw);
+      mark_finalizer_roots(gw);
+      mark_own_stack(gw);
+    } else {
+      with_shared_work([](GcWork* w, void*) {
+        mark_roots(w);
+        mark_finalizer_roots(w);
+      }, nullptr);
+    }
+    mark_chan_buffers();
+    scan_goroutines();
   }
-  mark_chan_buffers();
-  scan_goroutines();
   for (;;) {
-    while (help_drain(kWorkerBudget) != 0) {
+    while (help_drain(kWorkerBudget, concurrent) != 0) {
     }
     if (concurrent) {
       // Let workers finish what they hold before trying to stop.
       while (g_workers_busy.load(std::memory_order_seq_cst) != 0 || global_work_available()) {
-        if (help_drain(kWorkerBudget) == 0) yield_briefly();
+        if (help_drain(kWorkerBudget, true) == 0) yield_briefly();
       }
       reserve_buffers(8);
       pause->stop("gc mark termination");
@@ -236,9 +260,28 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
   }
 }
 
+// The cycle's record (gcaccount.h) from its pauses; heap figures only
+// when a trace line will show them (they cost a MemStats read).
+void record_times(const Pause& pause, bool concurrent, CycleRecord* r) {
+  r->t_sweep_term = pause.first_start;
+  if (concurrent) {
+    r->t_mark = pause.first_end;
+    r->t_mark_term = pause.start;
+  } else {
+    // One pause: stopping is sweep termination, the rest mark termination.
+    r->t_mark = r->t_mark_term = pause.first_stopped;
+  }
+  r->t_end = pause.end;
+  r->pause_ns = pause.total;
+}
+
+uint64_t heap_live_if_traced() {
+  return rt::detail::config().debug.gctrace > 0 ? rt::read_mem_stats().heap_alloc : 0;
+}
+
 // own_floor: where the collecting goroutine's caller state starts on its
-// stack (0: nothing of it to scan, the background runner).
-void run_cycle(uintptr_t own_floor) {
+// stack (0: nothing of it to scan, the background runner). forced: rt::gc().
+void run_cycle(uintptr_t own_floor, bool forced) {
   rt::sched::semacquire(&g_collector_sema);
   set_own_stack_floor(own_floor);
   g_cycle_running.store(true, std::memory_order_relaxed);
@@ -254,6 +297,12 @@ void run_cycle(uintptr_t own_floor) {
   alloc::MHeap::get().begin_span_walk();
   Pause pause;
   uint64_t retries = 0;
+  CycleRecord rec;
+  rec.forced = forced;
+  rec.procs = rt::sched::gomaxprocs_n.load(std::memory_order_relaxed);
+  rec.heap0 = heap_live_if_traced();
+  int64_t assist0 = g_mark_cpu_ns[0].load(std::memory_order_relaxed);
+  int64_t background0 = g_mark_cpu_ns[1].load(std::memory_order_relaxed);
   begin_mark(&pause);
   mark_to_completion(&pause, concurrent, &retries);
   // Mark termination, world stopped: marking is complete.
@@ -270,6 +319,11 @@ void run_cycle(uintptr_t own_floor) {
   g_gcstate.store(kSweep | (epoch() << 2), std::memory_order_seq_cst);
   g_allocated_since.store(0, std::memory_order_relaxed);
   pause.start_world();
+  record_times(pause, concurrent, &rec);
+  rec.assist_ns = g_mark_cpu_ns[0].load(std::memory_order_relaxed) - assist0;
+  rec.background_ns = g_mark_cpu_ns[1].load(std::memory_order_relaxed) - background0;
+  rec.heap1 = heap_live_if_traced();
+  rec.heap2 = marked_bytes;
   // Weak pointers to the dead are cleared, then finalizers of the dead are
   // queued (resurrecting them), then the rest is swept.
   uint64_t weaks_cleared = clear_dead_weaks(epoch());
@@ -301,6 +355,9 @@ void run_cycle(uintptr_t own_floor) {
     g_stats.weak_cleared += weaks_cleared;
     g_stats.finalizers_queued += finalizers_queued;
   }
+  rec.goal = trigger == 0 ? UINT64_MAX : marked_bytes + trigger;
+  rec.stacks = rt::sched::stack_stats().in_use_bytes;
+  cycle_done(rec);
   g_cycle_running.store(false, std::memory_order_relaxed);
   rt::sched::semrelease(&g_collector_sema);
 }
@@ -328,6 +385,7 @@ void account_allocation(size_t bytes) {
       // more the further allocation has run past the trigger (a stand-in
       // for the pacer's assist ratio).
       uint64_t over = trigger != 0 && n > trigger ? (n - trigger) * 4 / trigger : 0;
+      MarkCpuSpan cpu(MarkCpu::kAssist);
       drain_preemptible(kAssistBytesPerFlush * (1 + std::min<uint64_t>(over, 31)));
       return;
     }
@@ -352,7 +410,7 @@ void account_allocation(size_t bytes) {
   __builtin_unwind_init();
   jmp_buf regs;
   setjmp(regs);
-  run_cycle(reinterpret_cast<uintptr_t>(&regs));
+  run_cycle(reinterpret_cast<uintptr_t>(&regs), /*forced=*/true);
   asm volatile("" : : "r"(&regs) : "memory");
 }
 

@@ -18,6 +18,9 @@
 //     chunk per 64 KiB they allocate, by allocating goroutines; then phase
 //     kOff, spans unpinned, the next trigger set, statistics recorded.
 // Each pause is timed from the stop request to the world running again.
+// After 5 the cycle hands its record (pause timestamps, mark CPU, heap
+// figures) to gcaccount.h, which keeps MemStats' GC fields and prints the
+// gctrace line; assists and mark drains are timed for it (MarkCpuSpan).
 //
 // RT_DEBUG=gcstoptheworld=1 runs 3 and 4 inside the first pause (one long
 // stop, no concurrency): the reference the concurrent mode is checked

@@ -1,9 +1,12 @@
-// MemStats: sums the heap's page counters and every cache's object counters.
+// MemStats: sums the heap's page counters and every cache's object counters;
+// the stack allocator's and the collector's figures are copied in.
 #include "rt/memstats.h"
 
 #include "alloc/mcache.h"
 #include "alloc/mheap.h"
 #include "alloc/scavenger.h"
+#include "gc/gcaccount.h"
+#include "sched/stack.h"
 
 namespace rt {
 
@@ -52,7 +55,13 @@ MemStats read_mem_stats() {
     m.heap_released = st.released + st.cached_released;
     m.heap_reserved = st.reserved;
     m.scavenged_total = scavenged_total();
+    m.sys = st.span_meta;
   }
+  rt::sched::StackStats ss = rt::sched::stack_stats();
+  m.stack_inuse = ss.in_use_bytes;
+  m.stack_sys = ss.in_use_bytes + ss.pooled_bytes;
+  m.sys += m.heap_sys + m.stack_sys;
+  rt::collector::fill_gc_memstats(&m);
   return m;
 }
 

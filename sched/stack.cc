@@ -99,6 +99,7 @@ size_t g_maps_used = 0;    // mappings counted in the mprotect mode
 SlabRec* g_cur = nullptr;  // slab being carved
 size_t g_total_slots = 0;
 size_t g_in_use = 0;
+size_t g_in_use_bytes = 0;
 size_t g_reserved = 0;
 Stack g_hot[kHotStacks];  // ring: g_hot_head is the next write slot
 size_t g_hot_head = 0;
@@ -264,12 +265,14 @@ Stack stack_alloc() {
       g_hot_head = (g_hot_head + kHotStacks - 1) % kHotStacks;
       g_hot_n--;
       g_in_use++;
+      g_in_use_bytes += g_hot[g_hot_head].size();
       return g_hot[g_hot_head];
     }
     if (!g_cold->empty()) {
       Stack s = g_cold->back();
       g_cold->pop_back();
       g_in_use++;
+      g_in_use_bytes += s.size();
       return s;
     }
     // Carve a new stack.
@@ -288,6 +291,7 @@ Stack stack_alloc() {
     // release: pairs with stack_guard_hit's acquire of the count.
     g_cur->carved.store(idx + 1, std::memory_order_release);
     g_in_use++;
+    g_in_use_bytes += size;
   }
   // The stack is ours alone now; the syscall runs without the lock.
   install_guard(base, mode);
@@ -301,6 +305,7 @@ void stack_free(Stack s) {
     LockGuard g(g_lock);
     RT_ASSERT(g_in_use > 0);
     g_in_use--;
+    g_in_use_bytes -= s.size();
     if (s.size() != g_stack_size.load(std::memory_order_relaxed)) {
       evicted = s;  // a stack of an old size: released and forgotten
     } else {
@@ -343,6 +348,8 @@ StackStats stack_stats() {
   st.in_use = g_in_use;
   st.pooled = g_hot_n + g_cold->size();
   st.reserved_bytes = g_reserved;
+  st.in_use_bytes = g_in_use_bytes;
+  st.pooled_bytes = st.pooled * g_stack_size.load(std::memory_order_relaxed);  // all of the current size
   st.guard_madvise = g_mode.load(std::memory_order_relaxed) == GuardMode::kMadvise;
   return st;
 }

@@ -54,6 +54,8 @@ struct StackStats {
   size_t in_use = 0;       // stacks handed out
   size_t pooled = 0;       // stacks in the pool
   size_t reserved_bytes = 0;
+  size_t in_use_bytes = 0;  // usable bytes of the stacks handed out
+  size_t pooled_bytes = 0;  // usable bytes of the pooled stacks
   bool guard_madvise = false;  // true: MADV_GUARD_INSTALL, false: mprotect
 };
 StackStats stack_stats();

@@ -36,6 +36,36 @@ struct MemStats {
   uint64_t heap_reserved = 0;
   // Total bytes the scavenger has returned to the OS.
   uint64_t scavenged_total = 0;
+
+  // Goroutine stacks: bytes of the stacks goroutines hold, and that plus
+  // the pooled stacks kept for reuse (stacks are committed lazily by the
+  // OS, so these are address-space figures, as Go's are span figures).
+  uint64_t stack_inuse = 0;
+  uint64_t stack_sys = 0;
+  // Bytes obtained from the OS: heap_sys + stack_sys + the runtime
+  // metadata counted so far (span structures). Tables reserved up front
+  // for the whole heap reservation, only touched pages of which cost
+  // memory, are left out.
+  uint64_t sys = 0;
+
+  // Garbage collection, with Go's meanings.
+  // The heap goal of the next cycle, bytes (UINT64_MAX with RT_GOGC=off).
+  uint64_t next_gc = 0;
+  // When the last cycle ended (its mark termination), nanoseconds since
+  // the Unix epoch; 0 before the first cycle.
+  uint64_t last_gc = 0;
+  // Cumulative stop-the-world pause time of all cycles, nanoseconds.
+  uint64_t pause_total_ns = 0;
+  // Rings of the recent cycles' summed pauses and their end times (Unix
+  // nanoseconds): the most recent at [(num_gc + 255) % 256].
+  uint64_t pause_ns[256] = {};
+  uint64_t pause_end[256] = {};
+  uint32_t num_gc = 0;         // completed cycles
+  uint32_t num_forced_gc = 0;  // of which started by rt::gc()
+  // Fraction of the available CPU time (GOMAXPROCS x wall time since the
+  // process started) used by the collector: mark workers, assists, and
+  // each pause times GOMAXPROCS.
+  double gc_cpu_fraction = 0;
   // Index 0 is unused (large objects); 1..67 are the size classes.
   SizeClassStats by_size[68];
 };

@@ -7,6 +7,7 @@
 #include "rt/finalizer.h"
 #include "rt/gc.h"
 #include "rt/memstats.h"
+#include "rt/metrics.h"
 #include "rt/panic.h"
 #include "rt/ref.h"
 #include "rt/root.h"
