@@ -27,6 +27,7 @@
 #include "rt/memstats.h"
 #include "sched/gmp.h"
 #include "sched/proc.h"
+#include "sched/safepoint.h"
 #include "sched/sema.h"
 #include "sched/stack.h"
 #include "sched/stw.h"
@@ -45,6 +46,10 @@ constexpr size_t kAssistBytesPerFlush = 2 * kFlushBytes;
 // gives up and restarts the world to finish concurrently.
 constexpr size_t kStwDrainBudget = 64 << 10;
 constexpr size_t kWorkerBudget = 256 << 10;
+// The ragged barrier before mark termination: rounds that found work
+// before the pause is tried regardless, and the wait for each.
+constexpr int kMaxRaggedRounds = 4;
+constexpr int64_t kRaggedTimeoutNs = 1'000'000;
 
 std::atomic<uint32_t> g_collector_sema{1};  // one cycle at a time
 std::atomic<bool> g_cycle_running{false};
@@ -198,6 +203,7 @@ void begin_mark(Pause* pause) {
 // Marks everything reachable; returns with the world stopped and no grey
 // object left anywhere.
 void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
+  int ragged_rounds = 0;
   if (concurrent) {
     pause->start_world();
     wake_workers();
@@ -228,6 +234,17 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
       // Let workers finish what they hold before trying to stop.
       while (g_workers_busy.load(std::memory_order_seq_cst) != 0 || global_work_available()) {
         if (help_drain(kWorkerBudget, true) == 0) yield_briefly();
+      }
+      // Go's ragged barrier: every P hands over the grey objects its
+      // barriers buffered, each at a safe point of its own; what turns up
+      // is drained with the world running, not in the pause. Bounded:
+      // mutators keep shading, and the pause's own flush is the backstop
+      // (it also reaches Ps in syscall scopes, which this skips).
+      if (ragged_rounds < kMaxRaggedRounds) {
+        ragged_rounds++;
+        if (GcWork* gw = local_work()) gw->flush();
+        rt::sched::for_each_p_at_safe_point(flush_p_work, kRaggedTimeoutNs);
+        if (global_work_available()) continue;
       }
       reserve_buffers(8);
       pause->stop("gc mark termination");

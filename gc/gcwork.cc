@@ -95,6 +95,11 @@ void with_shared_work(void (*f)(GcWork*, void*), void* arg) {
 
 bool global_work_available() { return g_global_bufs.load(std::memory_order_acquire) != 0; }
 
+void flush_p_work(sched::P* p) {
+  auto* w = static_cast<GcWork*>(p->gc_state);
+  if (w && !w->empty()) w->flush();
+}
+
 bool flush_all_stopped_world() {
   bool found = false;
   for (int i = 0; i < 1024; i++) {

@@ -25,6 +25,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace rt::sched {
+struct P;
+}
+
 namespace rt::collector {
 
 inline constexpr size_t kWorkBufCap = 254;
@@ -67,6 +71,9 @@ void with_shared_work(void (*f)(GcWork*, void*), void* arg);
 
 // Whether the global list holds any buffer (lock-free hint).
 bool global_work_available();
+// Moves p's items to the global list: by p's owner, or with p idle and
+// Sched::lock held (the ragged barrier, sched/safepoint.h).
+void flush_p_work(sched::P* p);
 // With the world stopped: moves every P's and the shared GcWork's items to
 // the global list. Returns whether any were found.
 bool flush_all_stopped_world();

@@ -254,6 +254,10 @@ struct alignas(64) P {
   // Hooks for the collector: per-P state it owns (write-barrier buffer,
   // mark work buffer). Opaque here.
   void* gc_state = nullptr;
+  // The last safe-point request (safepoint.h) this P has run, by number.
+  // Written by the P's owner (or, for an idle P, under Sched::lock);
+  // release, read with acquire by the requester waiting for it.
+  std::atomic<uint32_t> safe_point_done{0};
 };
 
 // Global scheduler state (Go's schedt).

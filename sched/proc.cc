@@ -39,6 +39,7 @@
 #include "runtime/tsan.h"
 #include "sched/panic.h"
 #include "sched/preempt.h"
+#include "sched/safepoint.h"
 #include "sched/sema.h"
 #include "sched/signals.h"
 #include "sched/switch.h"
@@ -160,6 +161,7 @@ P* pidleget() {
 
 void pidleput(P* p) {
   if (!runq_empty(p)) fatal("pidleput: P has non-empty run queue");
+  maybe_run_safe_point(p);  // Sched::lock held: as the requester does for idle Ps
   p->status.store(kPIdle, std::memory_order_release);
   p->m.store(nullptr, std::memory_order_relaxed);
   p->link = sched.pidle;
@@ -575,6 +577,7 @@ top:
     gcstopm();
     goto top;
   }
+  maybe_run_safe_point(p);
   // Expired timers first. A goroutine a timer just woke runs next: the
   // fairness pick below waits a round, so a sleeper is not late by a
   // whole extra time slice.

@@ -59,9 +59,14 @@ constexpr int64_t kReaskNs = 100'000;
 
 }  // namespace
 
-int64_t stop_the_world(const char*) {
+void world_sema_acquire() {
   schedinit();
   semacquire(&g_worldsema);
+}
+void world_sema_release() { semrelease(&g_worldsema); }
+
+int64_t stop_the_world(const char*) {
+  world_sema_acquire();
   // A goroutine that stops the world must keep running until it starts it
   // again: nothing else can run it meanwhile.
   if (G* g = getg()) g->nopreempt++;

@@ -27,6 +27,9 @@ namespace rt::sched {
 // was stopped. Callable from a goroutine or from a thread that is not an M.
 int64_t stop_the_world(const char* reason);
 void start_the_world();
+// The semaphore that serializes stops (and ragged safe points, safepoint.h).
+void world_sema_acquire();
+void world_sema_release();
 
 struct StwStats {
   uint64_t count = 0;
