@@ -14,6 +14,7 @@
 #include "gc/gate.h"
 #include "gc/gcaccount.h"
 #include "gc/heapobj.h"
+#include "gc/idlemark.h"
 #include "gc/mark.h"
 #include "gc/phase.h"
 #include "gc/sweep.h"
@@ -130,6 +131,8 @@ void start_background_goroutines() {
   int32_t procs = rt::sched::gomaxprocs_n.load(std::memory_order_relaxed);
   g_nworkers = std::max(1, (procs + 2) / 4);
   for (int32_t i = 0; i < g_nworkers; i++) rt::sched::newproc(mark_worker, /*system=*/true);
+  // Idle-time workers, one per P (a P only lends itself while idle).
+  start_idle_mark_workers(procs);
 }
 
 void wake_workers() {
@@ -320,6 +323,7 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   rec.heap0 = heap_live_if_traced();
   int64_t assist0 = g_mark_cpu_ns[0].load(std::memory_order_relaxed);
   int64_t background0 = g_mark_cpu_ns[1].load(std::memory_order_relaxed);
+  int64_t idle0 = g_mark_cpu_ns[2].load(std::memory_order_relaxed);
   begin_mark(&pause);
   mark_to_completion(&pause, concurrent, &retries);
   // Mark termination, world stopped: marking is complete.
@@ -339,6 +343,7 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   record_times(pause, concurrent, &rec);
   rec.assist_ns = g_mark_cpu_ns[0].load(std::memory_order_relaxed) - assist0;
   rec.background_ns = g_mark_cpu_ns[1].load(std::memory_order_relaxed) - background0;
+  rec.idle_ns = g_mark_cpu_ns[2].load(std::memory_order_relaxed) - idle0;
   rec.heap1 = heap_live_if_traced();
   rec.heap2 = marked_bytes;
   // Weak pointers to the dead are cleared, then finalizers of the dead are

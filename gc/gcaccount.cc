@@ -13,7 +13,7 @@
 
 namespace rt::collector {
 
-std::atomic<int64_t> g_mark_cpu_ns[2] = {};
+std::atomic<int64_t> g_mark_cpu_ns[3] = {};
 
 namespace {
 
@@ -59,7 +59,8 @@ double cpu_fraction_locked() {
   const State& s = g_state;
   if (s.avail_ns <= 0) return 0;
   int64_t gc = s.pause_cpu_ns + g_mark_cpu_ns[0].load(std::memory_order_relaxed) +
-               g_mark_cpu_ns[1].load(std::memory_order_relaxed);
+               g_mark_cpu_ns[1].load(std::memory_order_relaxed) +
+               g_mark_cpu_ns[2].load(std::memory_order_relaxed);
   return static_cast<double>(gc) / static_cast<double>(s.avail_ns);
 }
 
@@ -77,12 +78,18 @@ uint64_t unix_now_ns() {
 
 }  // namespace
 
-MarkCpuSpan::MarkCpuSpan(MarkCpu kind, bool on) : kind_(kind), start_(on ? rt::sched::nanotime() : 0) {}
+// Wall time, less the time the goroutine spent switched out at drain safe
+// points (G::gc_yielded_ns): a drain that yields to other goroutines must
+// not count their run time as the collector's.
+MarkCpuSpan::MarkCpuSpan(MarkCpu kind, bool on) : kind_(kind), start_(on ? rt::sched::nanotime() : 0) {
+  if (rt::sched::G* g = rt::sched::getg()) yielded0_ = g->gc_yielded_ns;
+}
 
 MarkCpuSpan::~MarkCpuSpan() {
   if (start_ == 0) return;
-  g_mark_cpu_ns[static_cast<int>(kind_)].fetch_add(rt::sched::nanotime() - start_,
-                                                    std::memory_order_relaxed);
+  int64_t d = rt::sched::nanotime() - start_;
+  if (rt::sched::G* g = rt::sched::getg()) d -= g->gc_yielded_ns - yielded0_;
+  if (d > 0) g_mark_cpu_ns[static_cast<int>(kind_)].fetch_add(d, std::memory_order_relaxed);
 }
 
 void cycle_done(const CycleRecord& r) {
@@ -117,7 +124,7 @@ void cycle_done(const CycleRecord& r) {
   line.cpu_ns[0] = sweep_term_cpu;
   line.cpu_ns[1] = r.assist_ns;
   line.cpu_ns[2] = r.background_ns;
-  line.cpu_ns[3] = 0;  // no idle-priority mark workers
+  line.cpu_ns[3] = r.idle_ns;
   line.cpu_ns[4] = mark_term_cpu;
   line.heap0 = r.heap0;
   line.heap1 = r.heap1;
@@ -150,6 +157,7 @@ GcCpuTotals gc_cpu_totals() {
   GcCpuTotals t;
   t.assist = g_mark_cpu_ns[0].load(std::memory_order_relaxed);
   t.background = g_mark_cpu_ns[1].load(std::memory_order_relaxed);
+  t.idle = g_mark_cpu_ns[2].load(std::memory_order_relaxed);
   rt::detail::LockGuard g(g_lock);
   integrate_locked(now);
   t.pause = g_state.pause_cpu_ns;

@@ -24,10 +24,10 @@
 
 namespace rt::collector {
 
-enum class MarkCpu : int { kAssist = 0, kBackground = 1 };
+enum class MarkCpu : int { kAssist = 0, kBackground = 1, kIdle = 2 };
 
 // Cumulative mark CPU nanoseconds by kind (read by the cycle and metrics).
-extern std::atomic<int64_t> g_mark_cpu_ns[2];
+extern std::atomic<int64_t> g_mark_cpu_ns[3];
 
 // Adds the scope's nanotime to `kind` (nothing when `on` is false, e.g.
 // marking done inside a pause, which the pause already accounts for).
@@ -41,6 +41,7 @@ class MarkCpuSpan {
  private:
   MarkCpu kind_;
   int64_t start_;
+  int64_t yielded0_ = 0;
 };
 
 // What one cycle reports. Times are nanotime() readings.
@@ -54,6 +55,7 @@ struct CycleRecord {
   int32_t procs = 0;           // GOMAXPROCS during the cycle
   int64_t assist_ns = 0;       // mark CPU during this cycle, by kind
   int64_t background_ns = 0;
+  int64_t idle_ns = 0;
   // Heap figures for the trace (bytes): live heap at the start and at mark
   // termination, and what marking found reachable.
   uint64_t heap0 = 0, heap1 = 0, heap2 = 0;
@@ -72,6 +74,7 @@ void fill_gc_memstats(MemStats* m);
 struct GcCpuTotals {
   int64_t assist = 0;
   int64_t background = 0;
+  int64_t idle = 0;       // idle-time marking (idlemark.h)
   int64_t pause = 0;      // pause wall time x GOMAXPROCS
   int64_t available = 0;  // GOMAXPROCS x wall time since start
 };

@@ -70,6 +70,20 @@ size_t drain(GcWork* gw, size_t budget_bytes) {
   return done;
 }
 
+namespace {
+
+// A safe point inside marking work: time spent switched out there is not
+// mark work (gcaccount's MarkCpuSpan leaves G::gc_yielded_ns out).
+void marking_safe_point() {
+  sched::G* g = sched::getg();
+  if (!g || !g->preempt.load(std::memory_order_relaxed)) return;
+  int64_t t0 = sched::nanotime();
+  sched::preempt_check();
+  g->gc_yielded_ns += sched::nanotime() - t0;
+}
+
+}  // namespace
+
 size_t drain_preemptible(size_t budget_bytes) {
   size_t done = 0;
   while (done < budget_bytes) {
@@ -77,7 +91,7 @@ size_t drain_preemptible(size_t budget_bytes) {
     size_t d = drain(gw, std::min<size_t>(budget_bytes - done, 64 << 10));
     if (d == 0) break;
     done += d;
-    sched::preempt_check();  // may move to another P: local_work() again
+    marking_safe_point();  // may move to another P: local_work() again
   }
   return done;
 }
@@ -174,7 +188,7 @@ void scan_goroutines() {
     // P, so its GcWork is fetched per scan (plain threads: the shared one).
     if (GcWork* gw = local_work()) {
       goroutine_ranges(g, shade_range_fn, gw);
-      sched::preempt_check();
+      marking_safe_point();
     } else {
       with_shared_work([](GcWork* w, void* g) { goroutine_ranges(static_cast<sched::G*>(g), shade_range_fn, w); }, g);
     }

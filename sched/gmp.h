@@ -120,6 +120,9 @@ struct G {
   // collector's stack scan (either value is safe: skipped means the stack
   // is as good as empty, like a new goroutine's).
   std::atomic<bool> gc_skip_scan{false};
+  // Nanoseconds this goroutine spent switched out at the collector's
+  // drain safe points (owner only): mark CPU accounting leaves them out.
+  int64_t gc_yielded_ns = 0;
   G* schedlink = nullptr;  // global run queue / free list link (owner's lock)
   void* param = nullptr;   // handed over by whoever readies the G
   Task task;

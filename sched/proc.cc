@@ -609,6 +609,12 @@ top:
     if (ran_timers) goto top;  // timers may have readied Gs into our queue
   }
 
+  // Nothing to run: lend the P to the collector's idle-time marking if it
+  // has work (Go's idle mark workers) rather than give it up.
+  if (auto hook = g_idle_p_hook.load(std::memory_order_acquire)) {
+    if (G* g = hook(p)) return g;
+  }
+
   // Nothing. Give up the P, then re-check before sleeping.
   sched.lock.lock();
   if (sched.gcwaiting.load(std::memory_order_relaxed)) {

@@ -77,6 +77,9 @@ void globrunq_put(G* g);          // Sched::lock held
 void globrunq_put_batch(G* head, G* tail, int32_t n);  // Sched::lock held
 G* globrunq_get(P* p, int32_t max);  // Sched::lock held
 
+// The collector's idle-P hook: asked by find_runnable before it gives up
+// its P; returns a goroutine made runnable (an idle mark worker) or null.
+inline std::atomic<G* (*)(P*)> g_idle_p_hook{nullptr};
 // CPUs this process may run on (Go's ncpu), read once.
 int ncpu();
 // M and P hand-over (proc.cc).

@@ -31,12 +31,12 @@ struct Pair {
   uint64_t seq;
 };
 
-class GcChan : public ::testing::Test {
+class GcInFlight : public ::testing::Test {
  protected:
   void TearDown() override { rt::collector::set_debug_modes(0, 0); }
 };
 
-TEST_F(GcChan, BufferHoldsTheOnlyReference) {
+TEST_F(GcInFlight, BufferHoldsTheOnlyReference) {
   run_gc_test(2, [] {
     int tag = new_tag();
     auto ch = rt::make_chan<Tracked*>(64);
@@ -64,7 +64,7 @@ struct Holder {
   uint64_t seq = 0;
 };
 
-TEST_F(GcChan, RefElementsInTheRing) {
+TEST_F(GcInFlight, RefElementsInTheRing) {
   run_gc_test(2, [] {
     int tag = new_tag();
     auto ch = rt::make_chan<Holder>(16);
@@ -95,6 +95,7 @@ void relay_under_cycles(size_t cap, int per_producer) {
   std::atomic<uint64_t> bad{0}, got{0};
   auto a = rt::make_chan<Pair>(cap);
   auto b = rt::make_chan<Pair>(cap);
+  uint64_t cycles0 = rt::gc_stats().cycles;
   with_cycles_back_to_back([&] {
     rt::WaitGroup producers, relays, consumers;
     for (int p = 0; p < kProducers; p++) {
@@ -125,6 +126,7 @@ void relay_under_cycles(size_t cap, int per_producer) {
   });
   EXPECT_EQ(bad.load(), 0u);
   EXPECT_EQ(got.load(), static_cast<uint64_t>(kProducers * per_producer));
+  EXPECT_GE(rt::gc_stats().cycles, cycles0 + 3) << "too few cycles ran beside the relay";
   EXPECT_EQ(g_double_destroyed.load(), 0);
 }
 
@@ -134,17 +136,17 @@ constexpr int kPerProducer = 20'000;
 constexpr int kPerProducer = 100'000;
 #endif
 
-TEST_F(GcChan, BufferedRelayUnderCyclesWithCheckmark) {
+TEST_F(GcInFlight, BufferedRelayUnderCyclesWithCheckmark) {
   rt::collector::set_debug_modes(0, 1);
   run_gc_test(2, [] { relay_under_cycles(32, kPerProducer); });
 }
 
-TEST_F(GcChan, UnbufferedRelayUnderCyclesWithCheckmark) {
+TEST_F(GcInFlight, UnbufferedRelayUnderCyclesWithCheckmark) {
   rt::collector::set_debug_modes(0, 1);
   run_gc_test(2, [] { relay_under_cycles(0, kPerProducer / 4); });
 }
 
-TEST_F(GcChan, BufferedRelayStopTheWorld) {
+TEST_F(GcInFlight, BufferedRelayStopTheWorld) {
   rt::collector::set_debug_modes(1, 1);
   run_gc_test(2, [] { relay_under_cycles(32, kPerProducer / 4); });
 }

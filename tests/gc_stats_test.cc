@@ -317,6 +317,7 @@ TEST(GcMetrics, AgreeWithMemStatsAndGcStats) {
     for (const char* name : kRequired) s.push_back({name, {}});
     s.push_back({"/memory/classes/heap/unused:bytes", {}});
     s.push_back({"/memory/classes/metadata/other:bytes", {}});
+    s.push_back({"/cpu/classes/gc/mark/idle:cpu-seconds", {}});
     rt::MemStats m = rt::read_mem_stats();
     rt::GcStats g = rt::gc_stats();
     rt::metrics::read(s.data(), s.size());
@@ -393,12 +394,14 @@ TEST(GcMetrics, AgreeWithMemStatsAndGcStats) {
     // CPU classes: the GC total is its parts, and less than all CPU.
     double assist = f("/cpu/classes/gc/mark/assist:cpu-seconds");
     double dedicated = f("/cpu/classes/gc/mark/dedicated:cpu-seconds");
+    double idle = f("/cpu/classes/gc/mark/idle:cpu-seconds");
     double pause = f("/cpu/classes/gc/pause:cpu-seconds");
     double gc_total = f("/cpu/classes/gc/total:cpu-seconds");
     EXPECT_GE(assist, 0.0);
     EXPECT_GT(dedicated, 0.0);
+    EXPECT_GE(idle, 0.0);
     EXPECT_GT(pause, 0.0);
-    EXPECT_NEAR(gc_total, assist + dedicated + pause, 1e-9);
+    EXPECT_NEAR(gc_total, assist + dedicated + idle + pause, 1e-9);
     EXPECT_LT(gc_total, f("/cpu/classes/total:cpu-seconds"));
   });
 }
