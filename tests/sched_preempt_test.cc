@@ -310,36 +310,53 @@ TEST_F(SchedPreempt, ErrnoSurvivesAsyncPreemption) {
   });
 }
 
+// One try of a sleeper beside a spinner on one P: the sleeper sleeps 1 ms
+// while the spinner (inside a NoPreemptScope, nested, when asked) spins
+// until a 300 ms watchdog stops it. Under heavy load the sleeper's timer
+// may already be due when its P picks the next goroutine, and then it runs
+// before the spinner ever started: such a try proves nothing.
+struct SleeperTry {
+  bool spinner_ran;
+  double slept_ms;
+  bool watchdog_fired;
+};
+SleeperTry sleep_beside_spinner(bool no_preempt_scope) {
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> count{0};
+  Join join(1);
+  rt::go([&] {
+    if (no_preempt_scope) {
+      rt::NoPreemptScope outer;
+      { rt::NoPreemptScope inner; }
+      schedtest_spin(&count, &stop);
+    } else {
+      schedtest_spin(&count, &stop);
+    }
+    join.done();
+  });
+  Watchdog wd(&stop, 300ms);
+  int64_t t0 = now_ns();
+  rt::sleep(1ms);
+  SleeperTry t{false, ms_since(t0), false};
+  t.spinner_ran = count.load() != 0;
+  stop = true;
+  join.wait();
+  t.watchdog_fired = wd.fired();
+  return t;
+}
+
 // NoPreemptScope: the spinner keeps its P while the scope is held; the
 // sleeper wakes only when the loop ends by itself (300 ms). Nested scopes
-// count: leaving the inner one keeps preemption off. Under heavy load the
-// sleeper's 1 ms timer may already be due when its P picks the next
-// goroutine, and then it runs before the spinner ever started: that try
-// proves nothing and is repeated.
+// count: leaving the inner one keeps preemption off.
 TEST_F(SchedPreempt, NoPreemptScopeKeepsTheProc) {
   in_rt([] {
     ProcsGuard guard;
     rt::gomaxprocs(1);
     for (int attempt = 0; attempt < 10; attempt++) {
-      std::atomic<bool> stop{false};
-      std::atomic<uint64_t> count{0};
-      Join join(1);
-      rt::go([&] {
-        rt::NoPreemptScope outer;
-        { rt::NoPreemptScope inner; }
-        schedtest_spin(&count, &stop);
-        join.done();
-      });
-      Watchdog wd(&stop, 300ms);
-      int64_t t0 = now_ns();
-      rt::sleep(1ms);
-      double slept = ms_since(t0);
-      bool spinner_started = count.load() != 0;
-      stop = true;
-      join.wait();
-      if (!spinner_started) continue;
-      EXPECT_TRUE(wd.fired());
-      EXPECT_GE(slept, 250.0) << "the no-preempt spinner was preempted after " << slept << " ms";
+      SleeperTry t = sleep_beside_spinner(true);
+      if (!t.spinner_ran) continue;
+      EXPECT_TRUE(t.watchdog_fired);
+      EXPECT_GE(t.slept_ms, 250.0) << "the no-preempt spinner was preempted after " << t.slept_ms << " ms";
       return;
     }
     FAIL() << "the spinner never ran before the sleeper woke, in 10 tries";
@@ -402,24 +419,11 @@ TEST(SchedPreemptOff, ComputeLoopStarvesSleeper) {
   EXPECT_EXIT(child_run("1", "asyncpreemptoff=1",
                         [] {
                           for (int attempt = 0; attempt < 5; attempt++) {
-                            std::atomic<bool> stop{false};
-                            std::atomic<uint64_t> count{0};
-                            Join join(1);
-                            rt::go([&] {
-                              schedtest_spin(&count, &stop);
-                              join.done();
-                            });
-                            Watchdog wd(&stop, 300ms);
-                            int64_t t0 = now_ns();
-                            rt::sleep(1ms);
-                            double slept = ms_since(t0);
-                            bool spinner_ran = count.load() != 0;
-                            stop = true;
-                            join.wait();
-                            if (!spinner_ran) continue;
-                            if (slept < 250.0 || !wd.fired()) {
-                              fprintf(stderr,
-                                      "sleeper woke after %.1f ms with asyncpreemptoff\n", slept);
+                            SleeperTry t = sleep_beside_spinner(false);
+                            if (!t.spinner_ran) continue;
+                            if (t.slept_ms < 250.0 || !t.watchdog_fired) {
+                              fprintf(stderr, "sleeper woke after %.1f ms with asyncpreemptoff\n",
+                                      t.slept_ms);
                               return 1;
                             }
                             return 0;
