@@ -64,19 +64,23 @@ bool unlock_queue(rt::sched::G*, void*) {
 }
 
 // Parks g until background work pays its debt or marking ends. Returns
-// at once when either already happened, or when credit appeared (the
-// next allocation steals it).
-void park(rt::sched::G* g) {
+// false at once when marking ended, true (try again) when credit appeared
+// meanwhile.
+bool park(rt::sched::G* g) {
   g_queue_lock.lock();
-  if (!marking() || g->gc_assist_epoch != g_epoch.load(std::memory_order_relaxed) ||
-      g_bg_credit.load(std::memory_order_relaxed) > 0) {
+  if (!marking() || g->gc_assist_epoch != g_epoch.load(std::memory_order_relaxed)) {
     g_queue_lock.unlock();
-    return;
+    return false;
+  }
+  if (g_bg_credit.load(std::memory_order_relaxed) > 0) {
+    g_queue_lock.unlock();
+    return true;
   }
   Waiter w{g, nullptr};
   enqueue_locked(&w);
   g_parks.fetch_add(1, std::memory_order_relaxed);
   rt::sched::gopark(unlock_queue, nullptr, rt::sched::WaitReason::kGCAssistWait);
+  return false;
 }
 
 }  // namespace
@@ -99,31 +103,34 @@ void alloc(uint64_t bytes) {
   cpulimit::update(rt::sched::nanotime());
   if (cpulimit::limiting()) return;
   g_assists.fetch_add(1, std::memory_order_relaxed);
-  double work_per_byte, bytes_per_work;
-  pacer::assist_ratios(&work_per_byte, &bytes_per_work);
-  int64_t debt = -g->gc_assist_bytes;
-  int64_t work = static_cast<int64_t>(std::ceil(work_per_byte * static_cast<double>(debt)));
-  if (work < kOverAssistWork) work = kOverAssistWork;
-  // 1. Steal background credit.
-  int64_t credit = g_bg_credit.load(std::memory_order_relaxed);
-  if (credit > 0) {
-    int64_t stolen = std::min(credit, work);
-    g_bg_credit.fetch_sub(stolen, std::memory_order_relaxed);
-    g_stolen.fetch_add(static_cast<uint64_t>(stolen), std::memory_order_relaxed);
-    g->gc_assist_bytes += static_cast<int64_t>(bytes_per_work * static_cast<double>(stolen)) + 1;
-    if (stolen == work) return;
-    work -= stolen;
+  for (;;) {
+    double work_per_byte, bytes_per_work;
+    pacer::assist_ratios(&work_per_byte, &bytes_per_work);
+    int64_t debt = -g->gc_assist_bytes;
+    int64_t work = static_cast<int64_t>(std::ceil(work_per_byte * static_cast<double>(debt)));
+    if (work < kOverAssistWork) work = kOverAssistWork;
+    // 1. Steal background credit.
+    int64_t credit = g_bg_credit.load(std::memory_order_relaxed);
+    if (credit > 0) {
+      int64_t stolen = std::min(credit, work);
+      g_bg_credit.fetch_sub(stolen, std::memory_order_relaxed);
+      g_stolen.fetch_add(static_cast<uint64_t>(stolen), std::memory_order_relaxed);
+      g->gc_assist_bytes += static_cast<int64_t>(bytes_per_work * static_cast<double>(stolen)) + 1;
+      if (stolen == work || g->gc_assist_bytes >= 0) return;
+      work -= stolen;
+    }
+    // 2. Scan.
+    size_t done;
+    {
+      MarkCpuSpan cpu(MarkCpu::kAssist);
+      done = drain_preemptible(static_cast<size_t>(work));
+    }
+    g->gc_assist_bytes += static_cast<int64_t>(bytes_per_work * static_cast<double>(done));
+    if (g->gc_assist_bytes >= 0) return;
+    // 3. Nothing left to scan here: wait for the workers (again from 1 if
+    // credit appeared meanwhile).
+    if (!park(g)) return;
   }
-  // 2. Scan.
-  size_t done;
-  {
-    MarkCpuSpan cpu(MarkCpu::kAssist);
-    done = drain_preemptible(static_cast<size_t>(work));
-  }
-  g->gc_assist_bytes += static_cast<int64_t>(bytes_per_work * static_cast<double>(done));
-  if (g->gc_assist_bytes >= 0) return;
-  // 3. Nothing left to scan here: wait for the workers.
-  park(g);
 }
 
 void flush_background(uint64_t work) {

@@ -62,6 +62,10 @@ std::atomic<int> g_checkmark_mode{-1};
 // workers: system goroutines started at the first cycle.
 std::atomic<uint32_t> g_bg_wake{0};
 std::atomic<bool> g_bg_requested{false};
+std::atomic<bool> g_bg_by_time{false};  // sysmon's request (runs even if not due)
+// The goroutine inside run_cycle (its sweep runs destructors that may
+// allocate: it must not wait for a cycle it is itself holding up).
+std::atomic<rt::sched::G*> g_cycle_owner{nullptr};
 std::atomic<uint32_t> g_worker_wake{0};
 std::atomic<int32_t> g_workers_busy{0};
 int32_t g_nworkers = 0;  // g_collector_sema
@@ -86,8 +90,11 @@ void background_runner() {
   rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
     rt::sched::semacquire(&g_bg_wake);
-    run_cycle(0, /*forced=*/false);
+    // Requests from here on ask for the next cycle (one made while this
+    // one runs wakes the runner again; it runs only if still due).
     g_bg_requested.store(false, std::memory_order_relaxed);
+    bool by_time = g_bg_by_time.exchange(false, std::memory_order_relaxed);
+    if (by_time || pacer::test_trigger()) run_cycle(0, /*forced=*/false);
   }
 }
 
@@ -306,6 +313,7 @@ void record_times(const Pause& pause, bool concurrent, CycleRecord* r) {
 // stack (0: nothing of it to scan, the background runner). forced: rt::gc().
 void run_cycle(uintptr_t own_floor, bool forced) {
   rt::sched::semacquire(&g_collector_sema);
+  g_cycle_owner.store(rt::sched::getg(), std::memory_order_relaxed);
   set_own_stack_floor(own_floor);
   g_cycle_running.store(true, std::memory_order_relaxed);
   start_background_goroutines();
@@ -394,6 +402,7 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   rec.stacks = rt::sched::stack_stats().in_use_bytes;
   cycle_done(rec);
   g_cycle_running.store(false, std::memory_order_relaxed);
+  g_cycle_owner.store(nullptr, std::memory_order_relaxed);
   rt::sched::semrelease(&g_collector_sema);
 }
 
@@ -413,10 +422,29 @@ uint64_t slot_bytes(size_t bytes) {
 }
 
 void request_cycle() {
-  if (g_cycle_running.load(std::memory_order_relaxed)) return;
   if (g_bg_requested.exchange(true, std::memory_order_relaxed)) return;
   start_background_goroutines();
   rt::sched::semrelease(&g_bg_wake);
+}
+
+// The heap reached the trigger: the allocating goroutine finishes the last
+// cycle's sweep if one is in progress (Go's gcStart sweeps first), asks for
+// a cycle and waits until it marks (or is no longer due), so that
+// allocation cannot run far past the trigger while the collector's
+// goroutine waits for a P. Not the goroutine running a cycle.
+void start_cycle_and_wait() {
+  rt::sched::G* self = rt::sched::getg();
+  if (!self || self == g_cycle_owner.load(std::memory_order_relaxed)) return;
+  while (phase() == kSweep && sweep_some(4) != 0) {
+  }
+  for (int spins = 0; phase() != kMark && pacer::test_trigger(); spins++) {
+    request_cycle();
+    if (spins < 50) {
+      rt::sched::gosched();
+    } else {
+      rt::sched::sleep_ns(20'000);
+    }
+  }
 }
 
 // sysmon's hook: the limiter's bucket, and Go's forced cycle after
@@ -428,6 +456,7 @@ void force_gc_check(int64_t now) {
   int64_t last = pacer::last_cycle_end_ns();
   if (last == 0 || now - last < g_force_period.load(std::memory_order_relaxed)) return;
   if (g_cycle_running.load(std::memory_order_relaxed)) return;
+  g_bg_by_time.store(true, std::memory_order_relaxed);
   request_cycle();
 }
 
@@ -453,11 +482,11 @@ void account_allocation(size_t bytes) {
       return;
     case kSweep:
       sweep_some(1);  // proportional sweep: one chunk per flush
-      return;
+      break;
     case kOff:
       break;
   }
-  if (pacer::test_trigger()) request_cycle();
+  if (pacer::test_trigger()) start_cycle_and_wait();
 }
 
 void set_force_gc_period_for_test(int64_t ns) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
-#include <cmath>
 
 #include "alloc/mheap.h"
 #include "gc/mark.h"
@@ -24,7 +23,6 @@ constexpr uint64_t kMaxTriggerNum = 61;  // ~0.95
 constexpr double kGoalUtilization = 0.25;
 constexpr double kRetainExtra = 1.10;      // the scavenger keeps 110% of the goal
 constexpr double kLimitReduceExtra = 0.95;  // ... or 95% of the limit
-constexpr uint64_t kUnset = UINT64_MAX;
 
 // Settings; INT_MIN / 0 until read from the environment.
 std::atomic<int> g_percent{INT_MIN};
@@ -33,7 +31,8 @@ std::atomic<int64_t> g_limit{0};
 std::atomic<uint64_t> g_heap_live{0};
 // Committed after each cycle (and on a setting change), read lock-free.
 std::atomic<uint64_t> g_heap_marked{0};
-std::atomic<uint64_t> g_percent_goal{kUnset};  // kUnset: not committed yet
+std::atomic<uint64_t> g_percent_goal{0};
+std::atomic<bool> g_committed{false};  // g_percent_goal is set
 std::atomic<uint64_t> g_runway{0};
 std::atomic<uint64_t> g_expected_scan{0};      // last heap + stack + globals scan
 std::atomic<uint64_t> g_last_stack_globals{0}; // last stack + globals scan
@@ -42,32 +41,12 @@ std::atomic<uint64_t> g_cycle_goal{0};
 std::atomic<uint64_t> g_live_at_term{0};
 std::atomic<int64_t> g_last_end{0};
 
-// Go's consMarkController: a PI controller tracking the measured ratio.
-struct PiController {
-  double kp = 0.9, ti = 4.0, tt = 1000, min = -1000, max = 1000;
-  double err_integral = 0;
-  bool next(double input, double setpoint, double* out) {
-    double raw = kp * (setpoint - input) + err_integral;
-    if (!std::isfinite(raw)) {
-      err_integral = 0;
-      *out = min;
-      return false;
-    }
-    double o = std::clamp(raw, min, max);
-    err_integral += (kp / ti) * (setpoint - input) + (o - raw) / tt;
-    if (!std::isfinite(err_integral)) {
-      err_integral = 0;
-      *out = min;
-      return false;
-    }
-    *out = o;
-    return true;
-  }
-};
-
 rt::detail::Lock g_lock;  // guards what follows and commits
 double g_cons_mark = 0;
-PiController g_cons_mark_ctl;
+// The last measurements: the estimate is their maximum (Go 1.21's
+// smoothing; 1.19's PI controller swings to 0 on noisy short cycles,
+// which puts the trigger at 95% of the runway and the heap over its goal).
+double g_last_cons_mark[4] = {};
 int64_t g_mark_start = 0;
 uint64_t g_last_heap_scan = 0, g_last_stack_scan = 0, g_globals_scan = 0;
 CycleSummary g_history[kHistory];
@@ -95,6 +74,7 @@ void commit_locked() {
     goal = std::max(goal, heap_minimum(percent));
   }
   g_percent_goal.store(goal, std::memory_order_relaxed);
+  g_committed.store(true, std::memory_order_release);
   uint64_t expected = g_last_heap_scan + g_last_stack_scan + g_globals_scan;
   g_expected_scan.store(expected, std::memory_order_relaxed);
   g_last_stack_globals.store(g_last_stack_scan + g_globals_scan, std::memory_order_relaxed);
@@ -103,10 +83,9 @@ void commit_locked() {
 }
 
 uint64_t percent_goal() {
-  uint64_t g = g_percent_goal.load(std::memory_order_relaxed);
-  if (g != kUnset) return g;
+  if (g_committed.load(std::memory_order_acquire)) return g_percent_goal.load(std::memory_order_relaxed);
   rt::detail::LockGuard lk(g_lock);
-  if (g_percent_goal.load(std::memory_order_relaxed) == kUnset) commit_locked();
+  if (!g_committed.load(std::memory_order_relaxed)) commit_locked();
   return g_percent_goal.load(std::memory_order_relaxed);
 }
 
@@ -257,9 +236,10 @@ void end_cycle(const MarkResult& r) {
                (static_cast<double>(duration) * std::max(r.procs, 1));
     u = std::clamp(u, 0.05, 0.95);
     double current = static_cast<double>(live_end - triggered) * u / (static_cast<double>(work) * (1 - u));
-    double next = 0;
-    g_cons_mark = g_cons_mark_ctl.next(g_cons_mark, current, &next) ? next : 0;
-    if (g_cons_mark < 0) g_cons_mark = 0;
+    g_cons_mark = current;
+    for (double c : g_last_cons_mark) g_cons_mark = std::max(g_cons_mark, c);
+    std::copy(g_last_cons_mark + 1, g_last_cons_mark + 4, g_last_cons_mark);
+    g_last_cons_mark[3] = current;
   }
   // Heap live restarts from the marked heap (concurrent allocation keeps
   // adding to it).
@@ -319,7 +299,11 @@ void assist_ratios(double* work_per_byte, double* bytes_per_work) {
     goal = static_cast<int64_t>(static_cast<double>(goal) * 1.1);
     expected = max_work;
   }
-  int64_t work_left = std::max<int64_t>(expected - static_cast<int64_t>(work), 1000);
+  // Until marking is over, assume at least 5% of the expected work is left
+  // (Go's floor is 1000 units): near the end of the estimate the ratio
+  // would otherwise let a little credit pay for most of the runway while
+  // mark termination is still to come.
+  int64_t work_left = std::max<int64_t>(expected - static_cast<int64_t>(work), std::max<int64_t>(1000, expected / 20));
   int64_t heap_left = std::max<int64_t>(goal - static_cast<int64_t>(live), 1);
   *work_per_byte = static_cast<double>(work_left) / static_cast<double>(heap_left);
   *bytes_per_work = static_cast<double>(heap_left) / static_cast<double>(work_left);

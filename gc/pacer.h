@@ -17,7 +17,8 @@
 // below marked (Go's memoryLimitHeapGoal). GOGC=off leaves only that cap.
 //
 // Trigger. The cons/mark ratio (allocation rate over scan rate, measured
-// per cycle and smoothed by Go's PI controller) gives the runway: the bytes
+// per cycle; the estimate is the largest of the last five measurements,
+// Go 1.21's smoothing) gives the runway: the bytes
 // the program allocates while the next cycle scans its expected work at
 // 25% utilisation. trigger = goal - runway, clamped to 70%..95% of the way
 // from marked to goal (95%: at most goal - 4 MiB for big heaps).
