@@ -89,6 +89,12 @@ size_t scavenge_now(bool to_goal) {
   return done;
 }
 
+size_t scavenge_bytes(size_t bytes) {
+  size_t done = MHeap::get().scavenge(bytes);
+  g_released_total.fetch_add(done, std::memory_order_relaxed);
+  return done;
+}
+
 size_t scavenged_total() { return g_released_total.load(std::memory_order_relaxed); }
 
 }  // namespace rt::alloc

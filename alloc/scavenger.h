@@ -22,6 +22,9 @@ void wake_scavenger();
 // Releases free pages synchronously, down to the goal if `to_goal`, else all
 // of them. Returns bytes released.
 size_t scavenge_now(bool to_goal);
+// Releases up to `bytes` of free pages now (allocation-time scavenging
+// over the memory limit). Returns bytes released.
+size_t scavenge_bytes(size_t bytes);
 // Total bytes the scavenger (background and synchronous) has released.
 size_t scavenged_total();
 

@@ -9,13 +9,18 @@
 #include <atomic>
 
 #include "alloc/mheap.h"
+#include "alloc/scavenger.h"
+#include "alloc/sizeclasses.h"
+#include "gc/assist.h"
 #include "gc/checkmark.h"
+#include "gc/cpulimit.h"
 #include "gc/finalizer.h"
 #include "gc/gate.h"
 #include "gc/gcaccount.h"
 #include "gc/heapobj.h"
 #include "gc/idlemark.h"
 #include "gc/mark.h"
+#include "gc/pacer.h"
 #include "gc/phase.h"
 #include "gc/sweep.h"
 #include "gc/weak.h"
@@ -32,17 +37,16 @@
 #include "sched/sema.h"
 #include "sched/stack.h"
 #include "sched/stw.h"
+#include "sched/sysmon.h"
+#include "sched/timers.h"
 
 namespace rt::collector {
 
 namespace {
 
-constexpr uint64_t kMinTrigger = uint64_t{4} << 20;
 constexpr uint64_t kFlushBytes = uint64_t{64} << 10;
-// Scan work an allocating goroutine does per kFlushBytes it allocates
-// while marking (a fixed ratio until the pacer sets it from the cycle's
-// remaining work).
-constexpr size_t kAssistBytesPerFlush = 2 * kFlushBytes;
+// Go's forcegcperiod: sysmon starts a cycle when none ran for this long.
+constexpr int64_t kForceGcPeriodNs = int64_t{120} * 1'000'000'000;
 // Most scan work mark termination does with the world stopped before it
 // gives up and restarts the world to finish concurrently.
 constexpr size_t kStwDrainBudget = 64 << 10;
@@ -54,9 +58,8 @@ constexpr int64_t kRaggedTimeoutNs = 1'000'000;
 
 std::atomic<uint32_t> g_collector_sema{1};  // one cycle at a time
 std::atomic<bool> g_cycle_running{false};
-std::atomic<uint64_t> g_allocated_since{0};  // make() bytes since the last cycle
-std::atomic<uint64_t> g_trigger{0};          // 0 until first use: computed lazily
-thread_local uint64_t t_unflushed = 0;
+thread_local uint64_t t_unflushed = 0;  // slot bytes of make() not yet told to the pacer
+std::atomic<int64_t> g_force_period{kForceGcPeriodNs};
 
 std::atomic<int> g_stw_mode{-1};        // -1: from RT_DEBUG at first use
 std::atomic<int> g_checkmark_mode{-1};
@@ -65,6 +68,10 @@ std::atomic<int> g_checkmark_mode{-1};
 // workers: system goroutines started at the first cycle.
 std::atomic<uint32_t> g_bg_wake{0};
 std::atomic<bool> g_bg_requested{false};
+std::atomic<bool> g_bg_by_time{false};  // sysmon's request (runs even if not due)
+// The goroutine inside run_cycle (its sweep runs destructors that may
+// allocate: it must not wait for a cycle it is itself holding up).
+std::atomic<rt::sched::G*> g_cycle_owner{nullptr};
 std::atomic<uint32_t> g_worker_wake{0};
 std::atomic<int32_t> g_workers_busy{0};
 int32_t g_nworkers = 0;  // g_collector_sema
@@ -73,13 +80,6 @@ bool g_started = false;  // g_start_lock
 
 rt::detail::Lock g_stats_lock;
 GcStats g_stats;  // guarded by g_stats_lock
-
-uint64_t trigger_for(uint64_t live) {
-  int gogc = rt::detail::config().gogc;
-  if (gogc < 0) return 0;
-  uint64_t t = live * static_cast<uint64_t>(gogc) / 100;
-  return t < kMinTrigger ? kMinTrigger : t;
-}
 
 bool mode_on(std::atomic<int>& mode, int from_env) {
   int m = mode.load(std::memory_order_relaxed);
@@ -96,8 +96,11 @@ void background_runner() {
   rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
     rt::sched::semacquire(&g_bg_wake);
-    run_cycle(0, /*forced=*/false);
+    // Requests from here on ask for the next cycle (one made while this
+    // one runs wakes the runner again; it runs only if still due).
     g_bg_requested.store(false, std::memory_order_relaxed);
+    bool by_time = g_bg_by_time.exchange(false, std::memory_order_relaxed);
+    if (by_time || pacer::test_trigger()) run_cycle(0, /*forced=*/false);
   }
 }
 
@@ -114,16 +117,23 @@ void mark_worker() {
         MarkCpuSpan cpu(MarkCpu::kBackground);
         done = drain_preemptible(kWorkerBudget);
       }
+      assist::flush_background(done);
       g_workers_busy.fetch_sub(1, std::memory_order_seq_cst);
       if (done == 0) break;
     }
   }
 }
 
+void request_cycle();
+void force_gc_check(int64_t now);
+
 void start_background_goroutines() {
   rt::detail::LockGuard g(g_start_lock);
   if (g_started) return;
   g_started = true;
+  // Go's forced GC and the limiter's updates ride on sysmon, from the
+  // first cycle on (Go forces a cycle only after one has run).
+  rt::sched::sysmon_add_hook(force_gc_check);
   rt::sched::g_newproc_hook.store(shade_new_goroutine, std::memory_order_relaxed);
   rt::sched::newproc(background_runner, /*system=*/true);
   // 25% of GOMAXPROCS, at least one (Go's dedicated workers; the
@@ -142,16 +152,37 @@ void wake_workers() {
 // Drains with the caller's GcWork (its P's, or the shared one off a P);
 // `timed`: counted as background mark CPU (not inside a pause).
 size_t help_drain(size_t budget, bool timed) {
-  MarkCpuSpan cpu(MarkCpu::kBackground, timed);
-  if (local_work()) return drain_preemptible(budget);
-  struct Arg {
-    size_t budget, done;
-  } a{budget, 0};
-  with_shared_work([](GcWork* w, void* p) {
-    auto* a = static_cast<Arg*>(p);
-    a->done = drain(w, a->budget);
-  }, &a);
-  return a.done;
+  size_t done;
+  {
+    MarkCpuSpan cpu(MarkCpu::kBackground, timed);
+    if (local_work()) {
+      done = drain_preemptible(budget);
+    } else {
+      struct Arg {
+        size_t budget, done;
+      } a{budget, 0};
+      with_shared_work([](GcWork* w, void* p) {
+        auto* a = static_cast<Arg*>(p);
+        a->done = drain(w, a->budget);
+      }, &a);
+      done = a.done;
+    }
+  }
+  if (timed) assist::flush_background(done);
+  return done;
+}
+
+// While the CPU limiter is on, the collecting goroutine leaves marking to
+// the mark workers and naps instead (a goroutine sleep, or a thread yield
+// off the scheduler).
+bool nap_if_limited() {
+  if (!cpulimit::limiting()) return false;
+  if (rt::sched::getg()) {
+    rt::sched::sleep_ns(200'000);
+  } else {
+    sched_yield();
+  }
+  return true;
 }
 
 void yield_briefly() {
@@ -200,6 +231,8 @@ void begin_mark(Pause* pause) {
   g_mark_counters.marked_objects.store(0, std::memory_order_relaxed);
   g_mark_counters.scanned_bytes.store(0, std::memory_order_relaxed);
   g_mark_counters.marked_bytes.store(0, std::memory_order_relaxed);
+  pacer::start_cycle(pause->start);
+  assist::start_cycle();
   g_gcstate.store(kMark | (e << 2), std::memory_order_seq_cst);
 }
 
@@ -231,11 +264,12 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
     scan_goroutines();
   }
   for (;;) {
-    while (help_drain(kWorkerBudget, concurrent) != 0) {
+    while (!(concurrent && nap_if_limited()) && help_drain(kWorkerBudget, concurrent) != 0) {
     }
     if (concurrent) {
       // Let workers finish what they hold before trying to stop.
       while (g_workers_busy.load(std::memory_order_seq_cst) != 0 || global_work_available()) {
+        if (nap_if_limited()) continue;
         if (help_drain(kWorkerBudget, true) == 0) yield_briefly();
       }
       // Go's ragged barrier: every P hands over the grey objects its
@@ -295,14 +329,11 @@ void record_times(const Pause& pause, bool concurrent, CycleRecord* r) {
   r->pause_ns = pause.total;
 }
 
-uint64_t heap_live_if_traced() {
-  return rt::detail::config().debug.gctrace > 0 ? rt::read_mem_stats().heap_alloc : 0;
-}
-
 // own_floor: where the collecting goroutine's caller state starts on its
 // stack (0: nothing of it to scan, the background runner). forced: rt::gc().
 void run_cycle(uintptr_t own_floor, bool forced) {
   rt::sched::semacquire(&g_collector_sema);
+  g_cycle_owner.store(rt::sched::getg(), std::memory_order_relaxed);
   set_own_stack_floor(own_floor);
   g_cycle_running.store(true, std::memory_order_relaxed);
   start_background_goroutines();
@@ -320,7 +351,6 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   CycleRecord rec;
   rec.forced = forced;
   rec.procs = rt::sched::gomaxprocs_n.load(std::memory_order_relaxed);
-  rec.heap0 = heap_live_if_traced();
   int64_t assist0 = g_mark_cpu_ns[0].load(std::memory_order_relaxed);
   int64_t background0 = g_mark_cpu_ns[1].load(std::memory_order_relaxed);
   int64_t idle0 = g_mark_cpu_ns[2].load(std::memory_order_relaxed);
@@ -337,14 +367,30 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   // during the cycle are black but not counted, so the trigger follows the
   // live heap, not the allocation rate.
   uint64_t marked_bytes = g_mark_counters.marked_bytes.load(std::memory_order_relaxed);
+  pacer::MarkResult mr;
+  mr.marked_bytes = marked_bytes;
+  mr.heap_scan = g_mark_counters.scanned_bytes.load(std::memory_order_relaxed);
+  mr.stack_scan = g_mark_counters.stack_scanned_bytes.load(std::memory_order_relaxed);
+  mr.globals_scan = g_mark_counters.globals_scanned_bytes.load(std::memory_order_relaxed);
+  mr.assist_ns = g_mark_cpu_ns[0].load(std::memory_order_relaxed) - assist0;
+  // Idle-time marking counts with the background's, as Go's cons/mark
+  // estimate counts idle utilization.
+  mr.background_ns = g_mark_cpu_ns[1].load(std::memory_order_relaxed) - background0 +
+                     g_mark_cpu_ns[2].load(std::memory_order_relaxed) - idle0;
+  mr.procs = rec.procs;
+  mr.now = pause.start;
+  mr.forced = forced;
+  rec.goal = pacer::cycle_goal();
+  rec.heap0 = pacer::cycle_triggered();
+  pacer::end_cycle(mr);
+  rec.heap1 = pacer::cycle_heap_live_at_termination();
   g_gcstate.store(kSweep | (epoch() << 2), std::memory_order_seq_cst);
-  g_allocated_since.store(0, std::memory_order_relaxed);
   pause.start_world();
+  assist::end_cycle();
   record_times(pause, concurrent, &rec);
   rec.assist_ns = g_mark_cpu_ns[0].load(std::memory_order_relaxed) - assist0;
   rec.background_ns = g_mark_cpu_ns[1].load(std::memory_order_relaxed) - background0;
   rec.idle_ns = g_mark_cpu_ns[2].load(std::memory_order_relaxed) - idle0;
-  rec.heap1 = heap_live_if_traced();
   rec.heap2 = marked_bytes;
   // Weak pointers to the dead are cleared, then finalizers of the dead are
   // queued (resurrecting them), then the rest is swept.
@@ -354,8 +400,9 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   SweepResult sr = sweep_finish();
   g_gcstate.store(kOff | (epoch() << 2), std::memory_order_seq_cst);
   alloc::MHeap::get().end_span_walk();
-  uint64_t trigger = trigger_for(marked_bytes);
-  g_trigger.store(trigger, std::memory_order_relaxed);
+  uint64_t trigger = trigger_bytes();
+  // The scavenger keeps what the next cycle's goal (or the limit) needs.
+  alloc::set_scavenge_goal(pacer::scavenge_goal_bytes());
   {
     rt::detail::LockGuard g(g_stats_lock);
     g_stats.cycles++;
@@ -377,51 +424,98 @@ void run_cycle(uintptr_t own_floor, bool forced) {
     g_stats.weak_cleared += weaks_cleared;
     g_stats.finalizers_queued += finalizers_queued;
   }
-  rec.goal = trigger == 0 ? UINT64_MAX : marked_bytes + trigger;
   rec.stacks = rt::sched::stack_stats().in_use_bytes;
   cycle_done(rec);
   g_cycle_running.store(false, std::memory_order_relaxed);
+  g_cycle_owner.store(nullptr, std::memory_order_relaxed);
   rt::sched::semrelease(&g_collector_sema);
 }
 
 }  // namespace
 
 uint64_t trigger_bytes() {
-  uint64_t t = g_trigger.load(std::memory_order_relaxed);
-  if (t == 0 && rt::detail::config().gogc >= 0) t = trigger_for(0);
-  return t;
+  uint64_t t = pacer::trigger();
+  return t == UINT64_MAX || (pacer::gc_percent() < 0 && pacer::memory_limit() == pacer::kNoLimit) ? 0 : t;
 }
 
-void account_allocation(size_t bytes) {
-  t_unflushed += bytes;
-  if (__builtin_expect(t_unflushed < kFlushBytes, 1)) return;
-  uint64_t n = g_allocated_since.fetch_add(t_unflushed, std::memory_order_relaxed) + t_unflushed;
-  t_unflushed = 0;
-  // Only goroutines outside runtime locks assist or start cycles; a plain
-  // thread inside make holds the gate (and an unrooted result).
-  if (!stopped_by_the_world() || rt::detail::t_runtime_locks != 0) return;
-  uint64_t trigger = trigger_bytes();
-  switch (phase()) {
-    case kMark: {
-      // Assist: pay for this allocation with scan work before it happens,
-      // more the further allocation has run past the trigger (a stand-in
-      // for the pacer's assist ratio).
-      uint64_t over = trigger != 0 && n > trigger ? (n - trigger) * 4 / trigger : 0;
-      MarkCpuSpan cpu(MarkCpu::kAssist);
-      drain_preemptible(kAssistBytesPerFlush * (1 + std::min<uint64_t>(over, 31)));
-      return;
-    }
-    case kSweep:
-      sweep_some(1);  // proportional sweep: one chunk per flush
-      return;
-    case kOff:
-      break;
-  }
-  if (trigger == 0 || n < trigger) return;
-  if (g_cycle_running.load(std::memory_order_relaxed)) return;
+namespace {
+
+// The slot a make() of `bytes` takes (what marking counts, as heap live).
+uint64_t slot_bytes(size_t bytes) {
+  if (bytes <= alloc::kMaxSmallSize) return alloc::kSizeClasses[alloc::size_to_class(bytes)].size;
+  return (bytes + alloc::kPageSize - 1) & ~(alloc::kPageSize - 1);
+}
+
+void request_cycle() {
   if (g_bg_requested.exchange(true, std::memory_order_relaxed)) return;
   start_background_goroutines();
   rt::sched::semrelease(&g_bg_wake);
+}
+
+// The heap reached the trigger: the allocating goroutine finishes the last
+// cycle's sweep if one is in progress (Go's gcStart sweeps first), asks for
+// a cycle and waits until it marks (or is no longer due), so that
+// allocation cannot run far past the trigger while the collector's
+// goroutine waits for a P. Not the goroutine running a cycle.
+void start_cycle_and_wait() {
+  rt::sched::G* self = rt::sched::getg();
+  if (!self || self == g_cycle_owner.load(std::memory_order_relaxed)) return;
+  while (phase() == kSweep && sweep_some(4) != 0) {
+  }
+  for (int spins = 0; phase() != kMark && pacer::test_trigger(); spins++) {
+    request_cycle();
+    if (spins < 50) {
+      rt::sched::gosched();
+    } else {
+      rt::sched::sleep_ns(20'000);
+    }
+  }
+}
+
+// sysmon's hook: the limiter's bucket, and Go's forced cycle after
+// forcegcperiod without one (not with GOGC=off; counted as an automatic
+// cycle, not a forced one).
+void force_gc_check(int64_t now) {
+  cpulimit::update(now);
+  if (pacer::gc_percent() < 0) return;
+  int64_t last = pacer::last_cycle_end_ns();
+  if (last == 0 || now - last < g_force_period.load(std::memory_order_relaxed)) return;
+  if (g_cycle_running.load(std::memory_order_relaxed)) return;
+  g_bg_by_time.store(true, std::memory_order_relaxed);
+  request_cycle();
+}
+
+}  // namespace
+
+void account_allocation(size_t bytes) {
+  t_unflushed += slot_bytes(bytes);
+  if (__builtin_expect(t_unflushed < kFlushBytes, 1)) return;
+  uint64_t flushed = t_unflushed;
+  t_unflushed = 0;
+  pacer::note_alloc(flushed);
+  if (rt::detail::t_runtime_locks != 0) return;
+  // Over the memory limit: give free pages back before allocating more
+  // (Go's allocation-time scavenging).
+  uint64_t excess = 0;
+  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 4 * kFlushBytes));
+  // Only goroutines assist or start cycles; a plain thread inside make
+  // holds the gate (and an unrooted result).
+  if (!stopped_by_the_world()) return;
+  switch (phase()) {
+    case kMark:
+      assist::alloc(flushed);
+      return;
+    case kSweep:
+      sweep_some(1);  // proportional sweep: one chunk per flush
+      break;
+    case kOff:
+      break;
+  }
+  if (pacer::test_trigger()) start_cycle_and_wait();
+}
+
+void set_force_gc_period_for_test(int64_t ns) {
+  g_force_period.store(ns > 0 ? ns : kForceGcPeriodNs, std::memory_order_relaxed);
 }
 
 [[gnu::noinline]] void collect() {
@@ -446,6 +540,10 @@ void set_debug_modes(int stoptheworld, int checkmark) {
 namespace rt {
 
 void gc() { rt::collector::collect(); }
+
+int set_gc_percent(int percent) { return rt::collector::pacer::set_gc_percent(percent); }
+
+int64_t set_memory_limit(int64_t bytes) { return rt::collector::pacer::set_memory_limit(bytes); }
 
 GcStats gc_stats() {
   rt::detail::LockGuard g(rt::collector::g_stats_lock);

@@ -26,14 +26,18 @@
 // stop, no concurrency): the reference the concurrent mode is checked
 // against.
 //
-// Trigger (a stand-in for the pacer): make() counts the bytes it allocates
-// (per thread, flushed every 64 KiB); when the bytes since the last cycle
-// reach max(4 MiB, marked x GOGC/100) (marked: the bytes the last mark
-// found reachable), a background goroutine runs a cycle.
-// While marking, each flush makes the allocating goroutine assist: it
-// scans twice the bytes it allocated before it allocates, up to 32 times
-// that as allocation runs past the trigger. Plain threads neither trigger
-// nor assist; RT_GOGC=off turns triggering off.
+// Pacing (pacer.h decides, this file asks): make() counts the slot bytes it
+// allocates (per thread, told to the pacer every 64 KiB); with the phase
+// off, a flush that finds heap live at the pacer's trigger wakes a
+// background goroutine that runs a cycle. While marking, each flush makes
+// the goroutine pay its assist debt (assist.h); while the GC CPU limiter
+// is on (cpulimit.h) nobody assists and the collecting goroutine leaves
+// marking to the workers. Over the memory limit, each flush first returns
+// free pages to the OS. sysmon starts a cycle when none ran for 2 minutes
+// (Go's forcegcperiod; not with GOGC=off) and updates the limiter. The
+// cycle hands the pacer its mark results at mark termination; after the
+// sweep the scavenger's goal follows the pacer's. Plain threads neither
+// trigger nor assist.
 #pragma once
 
 #include <atomic>
@@ -44,8 +48,11 @@ namespace rt::collector {
 
 void collect();
 void account_allocation(size_t bytes);
-// The trigger in bytes (for tests); 0 = off.
+// The heap-live trigger in bytes (for tests); 0 = off.
 uint64_t trigger_bytes();
+// sysmon's forced-cycle period (Go's forcegcperiod, 2 minutes); ns <= 0
+// restores it. For tests.
+void set_force_gc_period_for_test(int64_t ns);
 // Overrides RT_DEBUG's gcstoptheworld / gccheckmark (for tests; -1 keeps
 // the current value). Takes effect at the next cycle.
 void set_debug_modes(int stoptheworld, int checkmark);

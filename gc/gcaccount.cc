@@ -7,6 +7,7 @@
 
 #include "gc/collector.h"
 #include "gc/gctrace.h"
+#include "gc/pacer.h"
 #include "runtime/env.h"
 #include "runtime/lock.h"
 #include "sched/gmp.h"
@@ -27,7 +28,6 @@ struct State {
   uint64_t pause_total_ns = 0;
   uint64_t pause_ns[256] = {};
   uint64_t pause_end[256] = {};
-  uint64_t goal = 0;         // 0 until the first cycle
   int64_t pause_cpu_ns = 0;  // pause x GOMAXPROCS, all cycles
   // GOMAXPROCS x wall time up to avail_at, integrated at each reading.
   int64_t avail_ns = 0;
@@ -62,12 +62,6 @@ double cpu_fraction_locked() {
                g_mark_cpu_ns[1].load(std::memory_order_relaxed) +
                g_mark_cpu_ns[2].load(std::memory_order_relaxed);
   return static_cast<double>(gc) / static_cast<double>(s.avail_ns);
-}
-
-// Before the first cycle: the first trigger (the heap starts empty).
-uint64_t initial_goal() {
-  uint64_t t = trigger_bytes();
-  return t == 0 ? UINT64_MAX : t;
 }
 
 uint64_t unix_now_ns() {
@@ -109,7 +103,6 @@ void cycle_done(const CycleRecord& r) {
     s.last_gc_unix = end_unix;
     s.pause_total_ns += static_cast<uint64_t>(r.pause_ns);
     s.pause_cpu_ns += r.pause_ns * r.procs;
-    s.goal = r.goal;
     integrate_locked(now);
     if (rt::detail::config().debug.gctrace > 0) {
       line.num_gc = s.num_gc;
@@ -138,11 +131,11 @@ void cycle_done(const CycleRecord& r) {
 }
 
 void fill_gc_memstats(MemStats* m) {
+  m->next_gc = pacer::heap_goal();
   int64_t now = rt::sched::nanotime();
   rt::detail::LockGuard g(g_lock);
   State& s = g_state;
   integrate_locked(now);
-  m->next_gc = s.num_gc == 0 ? initial_goal() : s.goal;
   m->last_gc = s.last_gc_unix;
   m->pause_total_ns = s.pause_total_ns;
   std::memcpy(m->pause_ns, s.pause_ns, sizeof(s.pause_ns));
@@ -165,13 +158,7 @@ GcCpuTotals gc_cpu_totals() {
   return t;
 }
 
-uint64_t heap_goal() {
-  {
-    rt::detail::LockGuard g(g_lock);
-    if (g_state.num_gc != 0) return g_state.goal;
-  }
-  return initial_goal();
-}
+uint64_t heap_goal() { return pacer::heap_goal(); }
 
 int64_t process_start_ns() { return g_process_start; }
 

@@ -59,7 +59,7 @@ struct CycleRecord {
   // Heap figures for the trace (bytes): live heap at the start and at mark
   // termination, and what marking found reachable.
   uint64_t heap0 = 0, heap1 = 0, heap2 = 0;
-  uint64_t goal = 0;           // the heap goal for the next cycle
+  uint64_t goal = 0;           // the heap goal in force during this cycle (pacer.h)
   uint64_t stacks = 0;         // goroutine stack bytes in use
 };
 
@@ -80,9 +80,8 @@ struct GcCpuTotals {
 };
 GcCpuTotals gc_cpu_totals();
 
-// The heap goal after the last cycle, bytes (Go's next_gc): the marked heap
-// plus the allocation the trigger allows (UINT64_MAX with RT_GOGC=off).
-// Before the first cycle, the trigger alone.
+// The heap goal now, bytes (Go's next_gc; pacer.h): UINT64_MAX with
+// RT_GOGC=off and no memory limit.
 uint64_t heap_goal();
 
 // nanotime() at process start (the "@s" of the trace).

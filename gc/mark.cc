@@ -98,10 +98,12 @@ size_t drain_preemptible(size_t budget_bytes) {
 
 void mark_roots(GcWork* gw) {
   for_each_root([](void* p, void* w) { shade(reinterpret_cast<uintptr_t>(p), static_cast<GcWork*>(w)); }, gw);
+  g_mark_counters.globals_scanned_bytes.fetch_add(root_count() * sizeof(void*), std::memory_order_relaxed);
 }
 
 void mark_chan_buffers() {
   rt::detail::chan_scan_buffers([](const void* p, size_t n, void*) {
+    g_mark_counters.globals_scanned_bytes.fetch_add(n, std::memory_order_relaxed);
     uintptr_t lo = reinterpret_cast<uintptr_t>(p);
     if (GcWork* gw = local_work()) {
       scan_range(lo, lo + n, gw);
@@ -157,7 +159,10 @@ void extra_ranges(sched::G* g, const RangeSink& sink) {
   sink(gls, gls + sizeof(g->gls));
 }
 
-void shade_range_fn(uintptr_t lo, uintptr_t hi, void* gw) { scan_range(lo, hi, static_cast<GcWork*>(gw)); }
+void shade_range_fn(uintptr_t lo, uintptr_t hi, void* gw) {
+  if (hi > lo) g_mark_counters.stack_scanned_bytes.fetch_add(hi - lo, std::memory_order_relaxed);
+  scan_range(lo, hi, static_cast<GcWork*>(gw));
+}
 
 }  // namespace
 

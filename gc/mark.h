@@ -43,7 +43,11 @@ inline constexpr size_t kObletBytes = 128 << 10;
 struct MarkCounters {
   std::atomic<uint64_t> marked_objects{0};  // shaded (not allocated black)
   std::atomic<uint64_t> marked_bytes{0};    // their slot bytes
-  std::atomic<uint64_t> scanned_bytes{0};
+  std::atomic<uint64_t> scanned_bytes{0};        // heap scan work
+  // The pacer's other scan work: goroutine stacks (with their closures and
+  // goroutine-local slots), and Root words plus channel ring bytes.
+  std::atomic<uint64_t> stack_scanned_bytes{0};
+  std::atomic<uint64_t> globals_scanned_bytes{0};
 };
 inline MarkCounters g_mark_counters;
 

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "gc/gcaccount.h"
+#include "gc/pacer.h"
 #include "rt/gc.h"
 #include "rt/memstats.h"
 #include "rt/sched.h"
@@ -122,15 +123,16 @@ const Entry kEntries[] = {
     {"/gc/cycles/total:gc-cycles", "All completed GC cycles.", Kind::kUint64, true,
      U64(s.m().num_gc)},
     {"/gc/gogc:percent",
-     "Heap growth percentage from RT_GOGC (100 by default; off reads as 2^64-1, Go's -1).",
+     "Heap growth percentage: RT_GOGC or rt::set_gc_percent (100 by default; off reads as "
+     "2^64-1, Go's -1).",
      Kind::kUint64, false,
-     U64(rt::detail::config().gogc < 0 ? UINT64_MAX
-                                        : static_cast<uint64_t>(rt::detail::config().gogc))},
+     U64(rt::collector::pacer::gc_percent() < 0
+             ? UINT64_MAX
+             : static_cast<uint64_t>(rt::collector::pacer::gc_percent()))},
     {"/gc/gomemlimit:bytes",
-     "Memory limit from RT_MEMLIMIT (2^63-1 when none is set, as Go's default).", Kind::kUint64,
-     false,
-     U64(static_cast<uint64_t>(
-         rt::detail::config().memlimit.value_or(std::numeric_limits<int64_t>::max())))},
+     "Memory limit: RT_MEMLIMIT or rt::set_memory_limit (2^63-1 when none is set, as Go's "
+     "default).",
+     Kind::kUint64, false, U64(static_cast<uint64_t>(rt::collector::pacer::memory_limit()))},
     {"/gc/heap/allocs:bytes", "Cumulative bytes allocated on the heap.", Kind::kUint64, true,
      U64(s.m().total_alloc)},
     {"/gc/heap/allocs:objects", "Cumulative heap objects allocated.", Kind::kUint64, true,

@@ -123,6 +123,13 @@ struct G {
   // Nanoseconds this goroutine spent switched out at the collector's
   // drain safe points (owner only): mark CPU accounting leaves them out.
   int64_t gc_yielded_ns = 0;
+  // The collector's assist account (gc/assist.cc): bytes of allocation
+  // paid for with scan work in advance (negative: debt), valid for the
+  // assist epoch gc_assist_epoch (a new cycle starts every account at 0).
+  // Written by the G itself, or under the assist queue lock while it is
+  // parked there.
+  int64_t gc_assist_bytes = 0;
+  uint32_t gc_assist_epoch = 0;
   G* schedlink = nullptr;  // global run queue / free list link (owner's lock)
   void* param = nullptr;   // handed over by whoever readies the G
   Task task;

@@ -173,6 +173,24 @@ Root<T> make_root(Args&&... args) {
 // plain threads, concurrently (calls queue).
 void gc();
 
+// Sets the heap growth percentage (Go's debug.SetGCPercent; RT_GOGC at
+// start, 100 by default) and returns the previous one. A negative value
+// turns automatic collection off (with no memory limit set, only rt::gc()
+// collects); the next cycle's goal is marked + (marked + stacks + roots) x
+// percent/100, at least 4 MiB x percent/100. Takes effect at the next
+// allocation.
+int set_gc_percent(int percent);
+
+// Sets the soft memory limit in bytes (Go's debug.SetMemoryLimit; RT_MEMLIMIT
+// at start, INT64_MAX = no limit by default) and returns the previous one;
+// a negative argument only reads it. The collector runs as often as needed
+// to keep the runtime's memory (heap, stacks and metadata, less what was
+// released to the OS) under the limit, allocation returns free pages to
+// the OS while above it, and the GC CPU limiter keeps the collector near
+// half of the CPU when the live heap alone exceeds it. Works with
+// set_gc_percent(-1): then cycles run only near the limit.
+int64_t set_memory_limit(int64_t bytes);
+
 // Keeps p's target alive up to this point (Go's runtime.KeepAlive).
 template <typename T>
 inline void keep_alive(T* p) {
@@ -195,7 +213,7 @@ struct GcStats {
   uint64_t live_bytes = 0;      // slot bytes marked by the last collection
   uint64_t marked_objects = 0;  // objects the last collection's marking shaded
   uint64_t marked_bytes = 0;    // their slot bytes (the next trigger's base)
-  uint64_t trigger_bytes = 0;   // bytes of make() that start the next cycle
+  uint64_t trigger_bytes = 0;   // heap live at which the next cycle starts (0 = never)
   // Stop-the-world pauses, each from the stop request to the world running
   // again. A cycle stops the world twice (sweep termination, mark
   // termination), more if mark termination found work and restarted.
