@@ -122,6 +122,16 @@ inline void full_gc() {
   rt::gc();
 }
 
+// Collections until done() holds, at most `cycles` of them: a stale word
+// on some other goroutine's stack (its frames reuse stack memory earlier
+// goroutines wrote) may keep a dead object one cycle more, under load
+// often, as conservative scanning allows; the caller then asserts.
+template <typename F>
+void full_gc_until(F&& done, int cycles = 4) {
+  full_gc();
+  for (int i = 1; i < cycles && !done(); i++) full_gc();
+}
+
 // Whether p is still a live GC'd object (no allocation may happen between
 // the collection and this probe, or the slot could be reused).
 inline bool is_live(const void* p) {
