@@ -11,6 +11,7 @@
 #include "rt/gc.h"
 #include "rt/sched.h"
 #include "tools/bench/flags.h"
+#include "tools/bench/pacing.h"
 
 namespace {
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     rt::Root<Node> head;
     int64_t listlen = 0, check = 0;
     uint64_t gc0 = rt::gc_stats().cycles;
+    rt_bench::PacingSampler pacing;
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < n; i++) {
       if ((i & 1) == 0) {
@@ -62,9 +64,13 @@ int main(int argc, char** argv) {
     head = nullptr;
     check += listlen;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    printf("RESULT alloc n=%lld seconds=%.3f ns_per_alloc=%.2f gcs=%llu check=%lld\n", static_cast<long long>(n),
+    pacing.stop();
+    printf("RESULT alloc n=%lld seconds=%.3f ns_per_alloc=%.2f gcs=%llu check=%lld gc_cpu_pct=%.1f "
+           "peak_heap_goal=%.3f\n",
+           static_cast<long long>(n),
            secs, n > 0 ? secs * 1e9 / static_cast<double>(n) : 0.0,
-           static_cast<unsigned long long>(rt::gc_stats().cycles - gc0), static_cast<long long>(check));
+           static_cast<unsigned long long>(rt::gc_stats().cycles - gc0), static_cast<long long>(check),
+           rt_bench::PacingSampler::gc_cpu_percent(), pacing.peak_heap_over_goal());
     return 0;
   });
 }

@@ -17,6 +17,7 @@
 #include "rt/sched.h"
 #include "rt/sync.h"
 #include "tools/bench/flags.h"
+#include "tools/bench/pacing.h"
 
 namespace {
 
@@ -40,11 +41,6 @@ int64_t check(const Node* n) {
 
 constexpr int kMinDepth = 4;
 
-uint64_t heap_mapped() {
-  rt::MemStats ms = rt::read_mem_stats();
-  return ms.heap_sys - ms.heap_released;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,16 +55,7 @@ int main(int argc, char** argv) {
   }
   return rt::run(argc, argv, [&] {
     rt::GcStats s0 = rt::gc_stats();
-    std::atomic<uint64_t> peak{0};
-    std::atomic<bool> stop{false};
-    rt::WaitGroup sampler;
-    sampler.go([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-        uint64_t h = heap_mapped();
-        if (h > peak.load(std::memory_order_relaxed)) peak.store(h, std::memory_order_relaxed);
-        rt::sleep(std::chrono::milliseconds(1));
-      }
-    });
+    rt_bench::PacingSampler pacing;
     auto start = std::chrono::steady_clock::now();
     int64_t total = check(bottom_up(max_depth + 1));
     rt::Root<Node> long_lived(bottom_up(max_depth));
@@ -88,18 +75,17 @@ int main(int argc, char** argv) {
     for (int64_t c : results) total += c;
     total += check(long_lived.get());
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    stop = true;
-    sampler.wait();
-    uint64_t h = heap_mapped();
-    if (h > peak.load()) peak = h;
+    pacing.stop();
     rt::GcStats s1 = rt::gc_stats();
     uint64_t gcs = s1.cycles - s0.cycles;
     int64_t max_pause = 0;
     for (uint64_t c = 0; c < std::min<uint64_t>(gcs, 256); c++)
       max_pause = std::max(max_pause, s1.pause_ns[(s1.cycles - 1 - c) % 256]);
-    printf("RESULT binarytrees depth=%d seconds=%.3f gcs=%llu max_pause_us=%.1f peak_heap_mb=%.1f check=%lld\n",
+    printf("RESULT binarytrees depth=%d seconds=%.3f gcs=%llu max_pause_us=%.1f peak_heap_mb=%.1f check=%lld "
+           "gc_cpu_pct=%.1f peak_heap_goal=%.3f\n",
            max_depth, secs, static_cast<unsigned long long>(gcs), max_pause / 1e3,
-           static_cast<double>(peak.load()) / (1 << 20), static_cast<long long>(total));
+           static_cast<double>(pacing.peak_heap_mapped()) / (1 << 20), static_cast<long long>(total),
+           rt_bench::PacingSampler::gc_cpu_percent(), pacing.peak_heap_over_goal());
     return 0;
   });
 }

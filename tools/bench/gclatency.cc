@@ -17,6 +17,7 @@
 #include "rt/memstats.h"
 #include "rt/sched.h"
 #include "tools/bench/flags.h"
+#include "tools/bench/pacing.h"
 
 namespace {
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
     }
     rt::Root<Slot> window(rt::make_array<Slot>(static_cast<size_t>(win)));
     rt::GcStats s0 = rt::gc_stats();
+    rt_bench::PacingSampler pacing;
     auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < count; i++) {
       auto t0 = std::chrono::steady_clock::now();
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
       lat[i] = static_cast<uint32_t>(std::min<int64_t>(d, 0xffffffff));
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    pacing.stop();
     rt::GcStats s1 = rt::gc_stats();
     int64_t check = 0;
     for (int64_t i = 0; i < win; i++) {
@@ -95,12 +98,13 @@ int main(int argc, char** argv) {
     rt::MemStats ms = rt::read_mem_stats();
     printf("RESULT gclatency window=%lld count=%lld seconds=%.3f worst_push_us=%.1f p9999_push_us=%.1f "
            "gcs=%llu stw_p50_us=%.1f stw_p99_us=%.1f stw_max_us=%.1f heap_sys_mb=%.1f check=%lld "
-           "single_stw_max_us=%.1f mark_retries=%llu\n",
+           "single_stw_max_us=%.1f mark_retries=%llu gc_cpu_pct=%.1f peak_heap_goal=%.3f\n",
            static_cast<long long>(win), static_cast<long long>(count), secs, worst / 1e3,
            rank(pushes, 9999, 10000) / 1e3, static_cast<unsigned long long>(gcs), rank(pauses, 50, 100) / 1e3,
            rank(pauses, 99, 100) / 1e3, stw_max / 1e3, static_cast<double>(ms.heap_sys) / (1 << 20),
            static_cast<long long>(check), s1.max_pause_ns / 1e3,
-           static_cast<unsigned long long>(s1.mark_termination_retries - s0.mark_termination_retries));
+           static_cast<unsigned long long>(s1.mark_termination_retries - s0.mark_termination_retries),
+           rt_bench::PacingSampler::gc_cpu_percent(), pacing.peak_heap_over_goal());
     return 0;
   });
 }

@@ -35,19 +35,6 @@ func (n *Node) check() int64 {
 
 const minDepth = 4
 
-// heapMapped returns the bytes of heap spans held from the OS and not
-// released (MemStats HeapSys - HeapReleased), read without stopping the world.
-func heapMapped(s []metrics.Sample) uint64 {
-	metrics.Read(s)
-	var t uint64
-	for _, x := range s {
-		if x.Value.Kind() == metrics.KindUint64 {
-			t += x.Value.Uint64()
-		}
-	}
-	return t
-}
-
 func main() {
 	depth := flag.Int("depth", 21, "maximum tree depth")
 	flag.Parse()
@@ -60,36 +47,11 @@ func main() {
 		os.Exit(2)
 	}
 
-	samples := []metrics.Sample{
-		{Name: "/memory/classes/heap/objects:bytes"},
-		{Name: "/memory/classes/heap/unused:bytes"},
-		{Name: "/memory/classes/heap/free:bytes"},
-	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gc0 := ms.NumGC
 
-	// The sampler records the peak of the mapped heap every millisecond.
-	var peak uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		s := make([]metrics.Sample, len(samples))
-		copy(s, samples)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			if h := heapMapped(s); h > peak {
-				peak = h
-			}
-			select {
-			case <-stop:
-				close(sampled)
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	pacing := startPacingSampler()
 
 	start := time.Now()
 	check := bottomUp(maxDepth + 1).check()
@@ -119,11 +81,7 @@ func main() {
 	check += longLived.check()
 	elapsed := time.Since(start)
 
-	close(stop)
-	<-sampled
-	if h := heapMapped(samples); h > peak {
-		peak = h
-	}
+	pacing.finish()
 	runtime.KeepAlive(longLived)
 	runtime.ReadMemStats(&ms)
 	gcs := ms.NumGC - gc0
@@ -137,6 +95,61 @@ func main() {
 			maxPause = p
 		}
 	}
-	fmt.Printf("RESULT binarytrees depth=%d seconds=%.3f gcs=%d max_pause_us=%.1f peak_heap_mb=%.1f check=%d\n",
-		maxDepth, elapsed.Seconds(), gcs, float64(maxPause)/1e3, float64(peak)/(1<<20), check)
+	fmt.Printf("RESULT binarytrees depth=%d seconds=%.3f gcs=%d max_pause_us=%.1f peak_heap_mb=%.1f check=%d "+
+		"gc_cpu_pct=%.1f peak_heap_goal=%.3f\n",
+		maxDepth, elapsed.Seconds(), gcs, float64(maxPause)/1e3, float64(pacing.peakMapped)/(1<<20), check,
+		gcCPUPercent(&ms), pacing.peakRatio)
 }
+
+// pacingSampler reads the heap every millisecond through runtime/metrics
+// (the names librt's side reads through rt::metrics) and keeps the peaks
+// of heap in use over the heap goal and of the mapped heap (objects +
+// unused + free).
+type pacingSampler struct {
+	peakRatio  float64
+	peakMapped uint64
+	stop, done chan struct{}
+	s          []metrics.Sample
+}
+
+func startPacingSampler() *pacingSampler {
+	p := &pacingSampler{stop: make(chan struct{}), done: make(chan struct{}),
+		s: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"},
+			{Name: "/memory/classes/heap/unused:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}}
+	p.sample()
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				close(p.done)
+				return
+			case <-tick.C:
+				p.sample()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *pacingSampler) sample() {
+	metrics.Read(p.s)
+	inUse, goal := p.s[0].Value.Uint64(), p.s[1].Value.Uint64()
+	if goal > 0 && float64(inUse)/float64(goal) > p.peakRatio {
+		p.peakRatio = float64(inUse) / float64(goal)
+	}
+	if m := inUse + p.s[2].Value.Uint64() + p.s[3].Value.Uint64(); m > p.peakMapped {
+		p.peakMapped = m
+	}
+}
+
+// finish stops sampling after one last sample; the peaks are final then.
+func (p *pacingSampler) finish() {
+	close(p.stop)
+	<-p.done
+	p.sample()
+}
+
+// gcCPUPercent is GC CPU since the program started (MemStats.GCCPUFraction).
+func gcCPUPercent(ms *runtime.MemStats) float64 { return ms.GCCPUFraction * 100 }

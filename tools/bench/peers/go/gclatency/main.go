@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"syscall"
 	"time"
@@ -75,6 +76,7 @@ func main() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gc0 := ms.NumGC
+	pacing := startPacingSampler()
 
 	start := time.Now()
 	for i := 0; i < *count; i++ {
@@ -87,6 +89,7 @@ func main() {
 		lat[i] = uint32(d)
 	}
 	elapsed := time.Since(start)
+	pacing.finish()
 
 	runtime.ReadMemStats(&ms)
 	var check int64
@@ -119,8 +122,62 @@ func main() {
 	}
 
 	fmt.Printf("RESULT gclatency window=%d count=%d seconds=%.3f worst_push_us=%.1f p9999_push_us=%.1f "+
-		"gcs=%d stw_p50_us=%.1f stw_p99_us=%.1f stw_max_us=%.1f heap_sys_mb=%.1f check=%d\n",
+		"gcs=%d stw_p50_us=%.1f stw_p99_us=%.1f stw_max_us=%.1f heap_sys_mb=%.1f check=%d "+
+		"gc_cpu_pct=%.1f peak_heap_goal=%.3f\n",
 		*win, *count, elapsed.Seconds(), float64(worst)/1e3, float64(rank(pushes, 9999, 10000))/1e3,
 		gcs, float64(rank(pauses, 50, 100))/1e3, float64(rank(pauses, 99, 100))/1e3,
-		float64(stwMax)/1e3, float64(ms.HeapSys)/(1<<20), check)
+		float64(stwMax)/1e3, float64(ms.HeapSys)/(1<<20), check, gcCPUPercent(&ms), pacing.peakRatio)
 }
+
+// pacingSampler reads the heap every millisecond through runtime/metrics
+// (the names librt's side reads through rt::metrics) and keeps the peaks
+// of heap in use over the heap goal and of the mapped heap (objects +
+// unused + free).
+type pacingSampler struct {
+	peakRatio  float64
+	peakMapped uint64
+	stop, done chan struct{}
+	s          []metrics.Sample
+}
+
+func startPacingSampler() *pacingSampler {
+	p := &pacingSampler{stop: make(chan struct{}), done: make(chan struct{}),
+		s: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"},
+			{Name: "/memory/classes/heap/unused:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}}
+	p.sample()
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				close(p.done)
+				return
+			case <-tick.C:
+				p.sample()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *pacingSampler) sample() {
+	metrics.Read(p.s)
+	inUse, goal := p.s[0].Value.Uint64(), p.s[1].Value.Uint64()
+	if goal > 0 && float64(inUse)/float64(goal) > p.peakRatio {
+		p.peakRatio = float64(inUse) / float64(goal)
+	}
+	if m := inUse + p.s[2].Value.Uint64() + p.s[3].Value.Uint64(); m > p.peakMapped {
+		p.peakMapped = m
+	}
+}
+
+// finish stops sampling after one last sample; the peaks are final then.
+func (p *pacingSampler) finish() {
+	close(p.stop)
+	<-p.done
+	p.sample()
+}
+
+// gcCPUPercent is GC CPU since the program started (MemStats.GCCPUFraction).
+func gcCPUPercent(ms *runtime.MemStats) float64 { return ms.GCCPUFraction * 100 }
