@@ -260,7 +260,7 @@ TEST_F(GcPacer, GogcOffWithHighLimitDoesNotCollect) {
 
 // The live heap alone is over the limit: every cycle ends over the goal and
 // the next starts at once. The limiter caps the collector near half of the
-// CPU; the program keeps allocating.
+// CPU, beyond what its bucket absorbs; the program keeps allocating.
 TEST_F(GcPacer, LiveHeapOverTheLimitDegradesGracefully) {
   gotest::run_go(4, [] {
     uint64_t nonheap = settle_and_measure_nonheap();
@@ -281,8 +281,13 @@ TEST_F(GcPacer, LiveHeapOverTheLimitDegradesGracefully) {
     rt::collector::cpulimit::Stats ls = rt::collector::cpulimit::stats();
     EXPECT_GT(cycles_now(), c0 + 3) << "the limit did not make cycles run";
     EXPECT_GT(rounds, 4u) << "the program stopped progressing";
-    EXPECT_LE(gc / avail, 0.55) << "gc " << gc << " ns of " << avail << "; limiter on " << ls.times_enabled
-                                << " times";
+    // The bucket lets the collector run ahead of the mutator by its capacity
+    // before the limiter turns on; past that, GC time may exceed mutator
+    // time by at most 10% of the CPU (GC ~55%).
+    double mutator = avail - gc;
+    EXPECT_LE(gc - mutator, static_cast<double>(ls.capacity_ns) + 0.1 * avail)
+        << "gc " << gc << " ns of " << avail << " (" << gc / avail << "); bucket " << ls.capacity_ns
+        << " ns; limiter on " << ls.times_enabled << " times";
     rt::set_memory_limit(INT64_MAX);
     rt::keep_alive(live.get());
   });
