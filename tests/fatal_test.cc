@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -262,16 +263,21 @@ struct Victim {
 
 // The address, disguised so no conservatively scanned word keeps it alive.
 constexpr uintptr_t kDisguise = 0x5a5a5a5a5a5a5a5aULL;
-__attribute__((noinline)) uintptr_t make_unreachable_victim() {
-  return reinterpret_cast<uintptr_t>(rt::make<Victim>()) ^ kDisguise;
-}
 
 TEST_F(FatalPath, ReadOfACollectedObjectIsAnAsanReport) {
   EXPECT_DEATH(child_run(nullptr, nullptr,
                          [] {
-                           uintptr_t hidden = make_unreachable_victim();
-                           // A stale stack word may keep it a few cycles.
-                           for (int i = 0; i < 10 && g_victims_destroyed.load() == 0; i++) rt::gc();
+                           // Made by a goroutine that then exits, so no
+                           // stack (or ASan fake frame) still holds it.
+                           auto out = rt::make_chan<uintptr_t>(1);
+                           rt::go([out]() mutable {
+                             out.send(reinterpret_cast<uintptr_t>(rt::make<Victim>()) ^ kDisguise);
+                           });
+                           uintptr_t hidden = out.recv();
+                           for (int i = 0; i < 20 && g_victims_destroyed.load() == 0; i++) {
+                             rt::sleep(std::chrono::milliseconds(10));  // let the maker exit
+                             rt::gc();
+                           }
                            if (g_victims_destroyed.load() == 0) {
                              fprintf(stderr, "never collected\n");
                              return 5;
