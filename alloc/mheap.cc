@@ -31,7 +31,8 @@ MHeap& MHeap::init_slow() {
   LockGuard g(g_init_lock);
   if (MHeap* h = instance_.load(std::memory_order_acquire)) return *h;
   MHeap* h = new (g_heap_storage) MHeap();
-  if (!h->init()) rt::detail::fatal("runtime: cannot reserve address space for the heap");
+  if (!h->init())
+    rt::detail::fatal("runtime: out of memory: cannot reserve address space for the heap (4 GiB at least)");
   instance_.store(h, std::memory_order_release);
   start_scavenger();
   return *h;

@@ -16,7 +16,7 @@ namespace {
 
 [[noreturn, gnu::cold, gnu::noinline]] void too_big(size_t count, size_t size) {
   rt::detail::FixedText t;
-  t << "rt::make_array: " << uint64_t{count} << " elements of " << uint64_t{size}
+  t << "out of memory: rt::make_array: " << uint64_t{count} << " elements of " << uint64_t{size}
     << " bytes overflow the heap";
   rt::detail::fatal(t);
 }
@@ -82,6 +82,13 @@ void* gc_alloc_noscan(size_t bytes) {
   void* slot = alloc::allocate(bytes, alloc::kNoScan);
   rt::collector::publish_managed(slot);
   return slot;
+}
+
+void* gc_alloc_noscan_array(size_t count, size_t size) {
+  // Checked before multiplying: a wrapped count * size would hand back a
+  // small block that the caller then fills with count elements.
+  if (count != 0 && size > alloc::kMaxAllocSize / count) rt::collector::too_big(count, size);
+  return gc_alloc_noscan(count * size);
 }
 
 void gc_discard(void* obj) {

@@ -146,7 +146,7 @@ Config load_config() {
   }
   if (const char* v = env("RT_MAXPROCS")) {
     auto n = parse_positive_int(v);
-    if (!n) bad_value("RT_MAXPROCS", v, "", "an integer >= 1");
+    if (!n || *n > kMaxProcs) bad_value("RT_MAXPROCS", v, "", "an integer from 1 to 1024");
     c.maxprocs = *n;
   }
   if (const char* v = env("RT_STACKSIZE")) {

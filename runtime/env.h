@@ -2,12 +2,13 @@
 //
 //   RT_GOGC       percent (integer >= 0) or "off"             default 100
 //   RT_MEMLIMIT   bytes, optional suffix B KiB MiB GiB TiB      default none
-//   RT_MAXPROCS   integer >= 1                                  default usable CPUs
+//   RT_MAXPROCS   integer from 1 to 1024                        default usable CPUs
 //   RT_STACKSIZE  bytes with optional suffix (>= 16 KiB)        default 256 KiB
 //   RT_DEBUG      comma list of name=value:
 //                   gctrace=N schedtrace=MS scheddetail=N asyncpreemptoff=N
 //                   gccheckmark=N gcstoptheworld=N scavtrace=N
 //
+// An empty variable counts as unset (Go's rule for GOGC and GOMAXPROCS).
 // A malformed value stops start-up with one line naming the variable, the
 // value and the accepted form, and exit status 2 ("fatal error" is kept for
 // broken invariants; bad input is the user's to fix).
@@ -17,6 +18,10 @@
 #include <optional>
 
 namespace rt::detail {
+
+// The most Ps the scheduler keeps (allp's size). Go has no such bound; an
+// RT_MAXPROCS above it is refused rather than silently cut down.
+inline constexpr int kMaxProcs = 1024;
 
 struct DebugVars {
   int gctrace = 0;

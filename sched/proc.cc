@@ -272,7 +272,14 @@ void newm(P* p, bool spinning) {
   int rc = pthread_create(&th, &attr, mstart, m);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
-  if (rc != 0) fatal("newm: cannot create OS thread");
+  if (rc != 0) {
+    // EAGAIN is the kernel refusing the thread's stack mapping (address
+    // space or memory) or the thread limit; say which resources to look at.
+    rt::detail::FixedText t;
+    t << "newm: cannot create OS thread (errno " << rc << ")";
+    if (rc == EAGAIN) t << ": out of memory for its stack, or `ulimit -u` threads reached";
+    fatal(t);
+  }
 }
 
 // Ms polling in stopm for the world to start again, and how long each
@@ -873,8 +880,8 @@ void schedinit() {
   if (cfg.stacksize) set_stack_size(static_cast<size_t>(*cfg.stacksize));
   int n = cfg.maxprocs ? *cfg.maxprocs : rt::detail::usable_cpus();
   if (n < 1) n = 1;
-  if (n > 1024) n = 1024;
-  allp = new P*[1024]();
+  if (n > rt::detail::kMaxProcs) n = rt::detail::kMaxProcs;
+  allp = new P*[rt::detail::kMaxProcs]();
   for (int i = 0; i < n; i++) {
     P* p = new P();
     p->id = i;

@@ -1,7 +1,9 @@
 // Configuration from the environment: each parser on valid, malformed,
 // negative, overflowing and empty input; config() end to end in child
 // processes (its values are fixed at the first call), including the exit
-// path for a bad value; usable_cpus() and the cgroup quota reader on fake
+// path for a bad value, and a table of bad values for every variable (one
+// child each: one line naming the variable, value and form, exit 2);
+// usable_cpus() and the cgroup quota reader on fake
 // /proc and /sys/fs/cgroup trees.
 #include "runtime/env.h"
 
@@ -15,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 namespace rt::detail {
 namespace {
@@ -205,7 +208,7 @@ TEST_F(EnvTest, ConfigRejectsMalformedValues) {
              "^librt: invalid RT_MEMLIMIT=\"12XB\": want a non-negative byte count with "
              "optional suffix B, KiB, MiB, GiB or TiB, or \"off\"\n$");
   EXPECT_BAD("RT_MEMLIMIT", "99999999TiB", "^librt: invalid RT_MEMLIMIT=\"99999999TiB\"");
-  EXPECT_BAD("RT_MAXPROCS", "0", "^librt: invalid RT_MAXPROCS=\"0\": want an integer >= 1\n$");
+  EXPECT_BAD("RT_MAXPROCS", "0", "^librt: invalid RT_MAXPROCS=\"0\": want an integer from 1 to 1024\n$");
   EXPECT_BAD("RT_MAXPROCS", "two", "^librt: invalid RT_MAXPROCS=\"two\"");
   EXPECT_BAD("RT_STACKSIZE", "8KiB",
              "^librt: invalid RT_STACKSIZE=\"8KiB\": want a byte count from 16KiB to 1GiB "
@@ -218,6 +221,135 @@ TEST_F(EnvTest, ConfigRejectsMalformedValues) {
   // Odd bytes are escaped, so the message stays one line.
   EXPECT_BAD("RT_GOGC", "a\"b\nc", "^librt: invalid RT_GOGC=\"a\\\\\"b\\\\x0ac\": want ");
 }
+
+// The bad-input table: every variable with malformed, negative,
+// overflowing and out-of-range values, one child per case. Each must print
+// exactly one line naming the variable, the value (quoted) and the accepted
+// form, and exit with status 2. (Empty values count as unset: see
+// ConfigDefaults.)
+struct BadCase {
+  const char* var;
+  const char* value;
+};
+
+constexpr BadCase kBadCases[] = {
+    // RT_GOGC: percent >= 0 or "off".
+    {"RT_GOGC", "abc"},
+    {"RT_GOGC", " "},
+    {"RT_GOGC", "1e3"},
+    {"RT_GOGC", "100 "},
+    {"RT_GOGC", "+5"},
+    {"RT_GOGC", "-"},
+    {"RT_GOGC", "OFF"},
+    {"RT_GOGC", "-1"},
+    {"RT_GOGC", "-2147483648"},
+    {"RT_GOGC", "2147483648"},
+    {"RT_GOGC", "99999999999999999999"},
+    // RT_MEMLIMIT: byte count with optional suffix, or "off".
+    {"RT_MEMLIMIT", "12XB"},
+    {"RT_MEMLIMIT", "1.5GiB"},
+    {"RT_MEMLIMIT", "1 MiB"},
+    {"RT_MEMLIMIT", "1mib"},
+    {"RT_MEMLIMIT", "64MB"},
+    {"RT_MEMLIMIT", "B"},
+    {"RT_MEMLIMIT", "Off"},
+    {"RT_MEMLIMIT", "-1"},
+    {"RT_MEMLIMIT", "-5MiB"},
+    {"RT_MEMLIMIT", "9223372036854775808"},
+    {"RT_MEMLIMIT", "8388608TiB"},
+    {"RT_MEMLIMIT", "99999999999999999999KiB"},
+    // RT_MAXPROCS: 1 to 1024.
+    {"RT_MAXPROCS", "two"},
+    {"RT_MAXPROCS", "1.5"},
+    {"RT_MAXPROCS", "4 "},
+    {"RT_MAXPROCS", "0"},
+    {"RT_MAXPROCS", "-1"},
+    {"RT_MAXPROCS", "-2147483649"},
+    {"RT_MAXPROCS", "1025"},
+    {"RT_MAXPROCS", "2147483648"},
+    {"RT_MAXPROCS", "18446744073709551617"},
+    // RT_STACKSIZE: 16 KiB to 1 GiB.
+    {"RT_STACKSIZE", "big"},
+    {"RT_STACKSIZE", "64kb"},
+    {"RT_STACKSIZE", "-64KiB"},
+    {"RT_STACKSIZE", "0"},
+    {"RT_STACKSIZE", "8KiB"},
+    {"RT_STACKSIZE", "16383"},
+    {"RT_STACKSIZE", "1073741825"},
+    {"RT_STACKSIZE", "2GiB"},
+    {"RT_STACKSIZE", "9223372036854775808"},
+    {"RT_STACKSIZE", "99999999999999999999KiB"},
+    // RT_DEBUG: name=N items; each key with a malformed, a negative and an
+    // overflowing value, then unknown and shapeless items.
+    {"RT_DEBUG", "gctrace=x"},
+    {"RT_DEBUG", "gctrace=-1"},
+    {"RT_DEBUG", "gctrace=2147483648"},
+    {"RT_DEBUG", "schedtrace=1s"},
+    {"RT_DEBUG", "schedtrace=-1000"},
+    {"RT_DEBUG", "schedtrace=99999999999"},
+    {"RT_DEBUG", "scheddetail=yes"},
+    {"RT_DEBUG", "scheddetail=-1"},
+    {"RT_DEBUG", "scheddetail=2147483648"},
+    {"RT_DEBUG", "asyncpreemptoff=true"},
+    {"RT_DEBUG", "asyncpreemptoff=-1"},
+    {"RT_DEBUG", "asyncpreemptoff=2147483648"},
+    {"RT_DEBUG", "gccheckmark=on"},
+    {"RT_DEBUG", "gccheckmark=-1"},
+    {"RT_DEBUG", "gccheckmark=2147483648"},
+    {"RT_DEBUG", "gcstoptheworld=1.0"},
+    {"RT_DEBUG", "gcstoptheworld=-2"},
+    {"RT_DEBUG", "gcstoptheworld=2147483648"},
+    {"RT_DEBUG", "scavtrace= 1"},
+    {"RT_DEBUG", "scavtrace=-1"},
+    {"RT_DEBUG", "scavtrace=2147483648"},
+    {"RT_DEBUG", "gctrace"},
+    {"RT_DEBUG", "gctrace="},
+    {"RT_DEBUG", "=1"},
+    {"RT_DEBUG", "nosuch=1"},
+    {"RT_DEBUG", "gctrace=1,GCTRACE=1"},
+    {"RT_DEBUG", "gctrace=1;scavtrace=1"},
+};
+
+// The accepted form each variable's message must name.
+const char* want_of(std::string_view var) {
+  if (var == "RT_GOGC") return "a non-negative integer percent or \"off\"";
+  if (var == "RT_MEMLIMIT")
+    return "a non-negative byte count with optional suffix B, KiB, MiB, GiB or TiB, or \"off\"";
+  if (var == "RT_MAXPROCS") return "an integer from 1 to 1024";
+  if (var == "RT_STACKSIZE")
+    return "a byte count from 16KiB to 1GiB with optional suffix B, KiB, MiB, GiB or TiB";
+  return "a comma-separated list of name=N (N >= 0), names: gctrace, schedtrace, scheddetail, "
+         "asyncpreemptoff, gccheckmark, gcstoptheworld, scavtrace";
+}
+
+std::string regex_quote(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+class EnvBadValue : public testing::TestWithParam<BadCase> {
+ protected:
+  static void SetUpTestSuite() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_P(EnvBadValue, OneLineNamingVariableValueAndFormThenExit2) {
+  const BadCase& c = GetParam();
+  // RT_DEBUG's line also quotes the offending item before "want".
+  std::string line = "^librt: invalid " + std::string(c.var) + "=\"" + regex_quote(c.value) +
+                     "\": " + (std::string_view(c.var) == "RT_DEBUG" ? "bad item \"[^\n]*\"; " : "") +
+                     "want " + regex_quote(want_of(c.var)) + "\n$";
+  EXPECT_BAD(c.var, c.value, line);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, EnvBadValue, testing::ValuesIn(kBadCases),
+                         [](const testing::TestParamInfo<BadCase>& info) {
+                           return std::string(info.param.var + 3) + "_" +
+                                  std::to_string(info.index);
+                         });
 
 TEST_F(EnvTest, UsableCpus) {
   cpu_set_t set;

@@ -70,6 +70,9 @@ void construction_abort(ConstructionFrame* f);  // the constructor threw
 // element count) and zeroed memory; noscan objects neither.
 void* gc_alloc_scan(TypeInfo* ti, size_t count);
 void* gc_alloc_noscan(size_t bytes);
+// gc_alloc_noscan for count elements of size bytes: a product past the
+// heap's largest object is a fatal out-of-memory error, not a wrapped size.
+void* gc_alloc_noscan_array(size_t count, size_t size);
 // Gives back an object whose constructor threw.
 void gc_discard(void* obj);
 
@@ -148,7 +151,7 @@ T* make_array(size_t n) {
   static_assert(alignof(T) <= 16, "rt::make_array: over-aligned types are not supported");
   detail::PlainGate gate;
   if constexpr (std::is_trivially_copyable_v<T>) {
-    void* p = detail::gc_alloc_noscan(n * sizeof(T));
+    void* p = detail::gc_alloc_noscan_array(n, sizeof(T));
     T* a = static_cast<T*>(p);
     for (size_t i = 0; i < n; i++) new (a + i) T();
     return a;

@@ -103,7 +103,7 @@ template <typename T>
 T* slice_array(size_t cap, const T* src, size_t n) {
   static_assert(alignof(T) <= 16, "rt::Slice: over-aligned types are not supported");
   if constexpr (!slice_scan_v<T>) {
-    T* a = static_cast<T*>(gc_alloc_noscan(cap * sizeof(T)));
+    T* a = static_cast<T*>(gc_alloc_noscan_array(cap, sizeof(T)));
     if (n) memcpy(static_cast<void*>(a), src, n * sizeof(T));
     for (size_t i = n; i < cap; i++) new (a + i) T();
     return a;
