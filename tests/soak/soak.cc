@@ -63,8 +63,9 @@ double parse_number(const char* flag, const char* v, double lo, double hi) {
   errno = 0;
   double d = std::strtod(v, &end);
   if (*v == '\0' || *end != '\0' || errno != 0 || !std::isfinite(d) || d < lo || d > hi) {
-    usage_error(std::string(flag) + " wants a number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                "], got '" + v + "'");
+    char range[64];
+    std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
+    usage_error(std::string(flag) + " wants a number in " + range + ", got '" + v + "'");
   }
   return d;
 }
@@ -212,8 +213,9 @@ int soak_main(const Options& o) {
   std::printf("  memory limit changes %llu\n", static_cast<unsigned long long>(limit_changes));
   std::printf("  RSS KiB             first %lld, last %lld, max %lld (%zu samples)\n", static_cast<long long>(first),
               static_cast<long long>(last), static_cast<long long>(max), samples.size());
-  std::printf("  RSS slope           %.1f KiB/min over the second half (limit %s)\n", slope,
-              o.max_slope_kib_per_min > 0 ? std::to_string(o.max_slope_kib_per_min).c_str() : "unchecked");
+  char limit[32] = "unchecked";
+  if (o.max_slope_kib_per_min > 0) std::snprintf(limit, sizeof limit, "%.0f KiB/min", o.max_slope_kib_per_min);
+  std::printf("  RSS slope           %.1f KiB/min over the second half (limit %s)\n", slope, limit);
   std::printf("  checksum errors     %llu, double destructions %llu\n", static_cast<unsigned long long>(errors),
               static_cast<unsigned long long>(doubles));
 
