@@ -158,7 +158,7 @@ bool chan_send(ChanCore* c, void* elem, bool block) {
   if (c->closed) panic_unlock(c, "send on closed channel");
   if (Sudog* r = c->recvq.dequeue()) {
     // A receiver is waiting: hand the value straight to it.
-    c->move(r->elem, elem, false);
+    c->move(r->elem, elem, r->g != nullptr);  // a goroutine receives into its stack
     r->success = true;
     c->unlock_op();
     ready_sudog(r);

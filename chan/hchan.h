@@ -101,11 +101,16 @@ struct ChanCore {
   }
 
   // Moves the element at src into uninitialized dst (lock held): shades
-  // it first while the collector marks (gc/barrier.h). into_buffer: dst is
-  // a slot of this channel's ring, which the collector scans.
-  void move(void* dst, void* src, bool into_buffer) {
+  // it first while the collector marks (gc/barrier.h). into_scanned: dst
+  // is a slot of this channel's ring, or a waiting goroutine's receive
+  // storage on that goroutine's stack (a direct hand-off); the collector
+  // scans both, and src was shaded, so a stack it already scanned loses
+  // nothing. An rt::Ref constructed there is not on the calling
+  // goroutine's own stack, and without the scope ref_constructed would
+  // report it as misplaced.
+  void move(void* dst, void* src, bool into_scanned) {
     if (ops->may_hold_pointers) shade_words_barrier(src, ops->size);
-    if (into_buffer) {
+    if (into_scanned) {
       ScannedBufferScope scope;
       ops->move_construct(dst, src);
     } else {

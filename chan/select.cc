@@ -77,7 +77,7 @@ bool try_case(SelectCase& sc, LockSet& locks) {
       throw rt::Panic("send on closed channel");
     }
     if (Sudog* r = c->recvq.dequeue()) {
-      c->move(r->elem, sc.elem, false);
+      c->move(r->elem, sc.elem, r->g != nullptr);  // a goroutine receives into its stack
       r->success = true;
       locks.unlock();
       ready_sudog(r);

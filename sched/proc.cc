@@ -29,6 +29,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cxxabi.h>
 #include <exception>
 #include <new>
 
@@ -229,7 +230,7 @@ void* mstart(void* arg) {
   M* m = static_cast<M*>(arg);
   t_m = m;
   m->tid = static_cast<int>(syscall(SYS_gettid));
-  m->eh_globals = __cxa_get_globals();
+  m->eh_globals = abi::__cxa_get_globals();  // its layout: EhGlobals (switch.h)
   m->pthread = pthread_self();
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {

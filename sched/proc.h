@@ -18,8 +18,16 @@ bool started();
 // after the switch the goroutine may run on another thread, and that
 // address is the old thread's errno. Code that keeps errno across a point
 // where the goroutine may move restores it with set_thread_errno.
-__attribute__((noipa)) int thread_errno();
-__attribute__((noipa)) void set_thread_errno(int v);
+// Not inlined, and callers may assume nothing about them: GCC's noipa;
+// clang has no noipa, and optnone keeps it from inferring the functions
+// read nothing (which would let it reuse a result across the switch).
+#if defined(__clang__)
+#define RT_NOIPA __attribute__((noinline, optnone))
+#else
+#define RT_NOIPA __attribute__((noipa))
+#endif
+RT_NOIPA int thread_errno();
+RT_NOIPA void set_thread_errno(int v);
 
 // Creates a goroutine running `fn` and makes it runnable (in the current P's
 // runnext when called from a goroutine, else on the global run queue).

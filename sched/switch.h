@@ -31,7 +31,6 @@ struct EhGlobals {
   void* caught = nullptr;
   unsigned int uncaught = 0;
 };
-extern "C" EhGlobals* __cxa_get_globals() noexcept;
 
 // Switches g off this M: saves g's exception state, tells the sanitizers
 // which stack comes next (to_lo/to_size, to_tsan), runs jump (which leaves

@@ -3,7 +3,10 @@
 // - An object held only by a buffered channel's ring survives collections
 //   and comes out intact; one received and dropped is freed (emptied ring
 //   slots keep no stale pointer).
-// - rt::Ref elements may sit in a channel's ring (it is scanned).
+// - rt::Ref elements may sit in a channel's ring (it is scanned), and may
+//   be handed straight to a receiver waiting on an unbuffered channel
+//   (send and select send): the Ref is then constructed on the receiver's
+//   stack, which is not a misplaced Ref.
 // - A relay under cycles back to back, with gccheckmark on: producers make
 //   checksummed objects and send them (buffered and unbuffered), relays
 //   pass them on, consumers check them; the only reference to an object in
@@ -135,6 +138,39 @@ constexpr int kPerProducer = 20'000;
 #else
 constexpr int kPerProducer = 100'000;
 #endif
+
+// A sender that finds a receiver waiting moves the value into the
+// receiver's storage on the receiver's stack; an rt::Ref built there was
+// once reported as "constructed outside the GC heap and outside the
+// goroutine's stack" (a fatal error). One P: the receiver parks before
+// the sender runs again, so every value takes the direct path.
+TEST_F(GcInFlight, RefHandedToAWaitingReceiver) {
+  run_gc_test(1, [] {
+    int tag = new_tag();
+    constexpr int kValues = 200;
+    auto ch = rt::make_chan<rt::Ref<Tracked>>();
+    auto done = rt::make_chan<int>();
+    rt::go([ch, done]() mutable {
+      int good = 0;
+      for (int i = 0; i < kValues; i++) {
+        rt::Ref<Tracked> r = ch.recv();
+        if (r && r->magic == Tracked::kAlive && r->value == static_cast<uint64_t>(i)) good++;
+      }
+      done.send(good);
+    });
+    for (int i = 0; i < kValues; i++) {
+      rt::gosched();  // the receiver parks in recv
+      rt::Ref<Tracked> r = rt::make<Tracked>(tag, static_cast<uint64_t>(i));
+      if (i % 2) {
+        ch.send(r);
+      } else {
+        rt::select(rt::send_case(ch, r));
+      }
+      if (i % 50 == 0) rt::gc();
+    }
+    EXPECT_EQ(done.recv(), kValues);
+  });
+}
 
 TEST_F(GcInFlight, BufferedRelayUnderCyclesWithCheckmark) {
   rt::collector::set_debug_modes(0, 1);

@@ -59,8 +59,8 @@ inline int gettid_() { return static_cast<int>(syscall(SYS_gettid)); }
 // function that may resume on another thread can name the old thread's
 // errno: the compiler may reuse the address __errno_location() gave
 // before the switch (it is declared const).
-__attribute__((noipa)) inline int fresh_errno() { return errno; }
-__attribute__((noipa)) inline void set_fresh_errno(int v) { errno = v; }
+RT_NOIPA inline int fresh_errno() { return errno; }
+RT_NOIPA inline void set_fresh_errno(int v) { errno = v; }
 
 // Runs fn as the main goroutine of rt::run (the runtime starts on first use
 // and then stays up for the rest of the process). rt::run returns as soon

@@ -11,6 +11,9 @@
 #               Group*, ErrGroup*, with or without an instantiation prefix such as
 #               Procs/), so new suites with those names join by themselves;
 #               their default-GOMAXPROCS instantiations are skipped ($tsan_skip)
+#   build/fuzz  clang, ASan + UBSan + libFuzzer: the library and the channel
+#               fuzzer only, run for $fuzz_seconds from the seed corpus
+#               (tests/fuzz/corpus/chan; new inputs go to build/fuzz/corpus)
 # Usage: tools/test.sh [--fast]   (--fast: skip the sanitizer builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,4 +67,19 @@ if [[ $fast -eq 0 ]]; then
   TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:die_after_fork=0:atexit_sleep_ms=0:second_deadlock_stack=1} \
     run_suite build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRT_SANITIZE=thread -DRT_BUILD_BENCH=OFF \
       -- -R "$tsan_suites" -E "$tsan_skip"
+
+  echo "== libFuzzer build (build/fuzz): the channel fuzzer"
+  # -O1 (ASan's usual level) keeps the instrumented build short. A failing
+  # input is written to build/fuzz/crash-* and the stage fails; replay it
+  # with build/fuzz/tests/fuzz/rt-chan-fuzz FILE.
+  fuzz_seconds=${RT_FUZZ_SECONDS:-60}
+  cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE=-O1 -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
+    -DRT_ASSERTIONS=ON -DRT_FUZZ=ON -DRT_BUILD_TESTS=OFF -DRT_BUILD_BENCH=OFF >/dev/null
+  cmake --build build/fuzz --target rt-chan-fuzz -j"$jobs"
+  mkdir -p build/fuzz/corpus
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    build/fuzz/tests/fuzz/rt-chan-fuzz -max_total_time="$fuzz_seconds" -timeout=60 -print_final_stats=1 \
+      -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus/chan
 fi
