@@ -7,7 +7,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config python3
       libboost-context-dev libmimalloc-dev libspdlog-dev
-      libgtest-dev libgmock-dev googletest libbenchmark-dev)
+      libgtest-dev libgmock-dev googletest libbenchmark-dev
+      python3-matplotlib)
 bench_pkgs=(golang-go libgc-dev libboost-fiber-dev time)
 
 for arg in "$@"; do
