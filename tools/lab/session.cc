@@ -142,15 +142,25 @@ SessionResult run_session(const SessionConfig& cfg) {
   auto rel = [t0](uint64_t ts) { return (static_cast<double>(ts) - static_cast<double>(t0)) / 1e9; };
   if (tracing) {
     s.pause_source = "trace";
+    // The cycles MemStats counted (kGcCycle's arg is the cycle's number),
+    // and the pauses inside them: a cycle still running at the end is left
+    // out of both, as MemStats leaves it out.
     for (const rt::trace::Event& e : res.events) {
-      if (e.kind == rt::trace::Kind::kStwSweepTermination || e.kind == rt::trace::Kind::kStwMarkTermination) {
-        PauseKind k = e.kind == rt::trace::Kind::kStwSweepTermination ? PauseKind::kSweepTermination
-                                                                       : PauseKind::kMarkTermination;
-        res.pauses.push_back({rel(e.ts_ns), e.dur_ns, k});
-      } else if (e.kind == rt::trace::Kind::kGcCycle) {
+      if (e.kind == rt::trace::Kind::kGcCycle && e.arg > m0.num_gc && e.arg <= m1.num_gc) {
         res.cycles.push_back({rel(e.ts_ns), rel(e.ts_ns + e.dur_ns)});
         s.traced_cycles++;
       }
+    }
+    for (const rt::trace::Event& e : res.events) {
+      bool sweep_term = e.kind == rt::trace::Kind::kStwSweepTermination;
+      if (!sweep_term && e.kind != rt::trace::Kind::kStwMarkTermination) continue;
+      double start = rel(e.ts_ns), end = rel(e.ts_ns + e.dur_ns);
+      // The last cycle starting at or before the pause (cycles are sorted).
+      auto after = std::upper_bound(res.cycles.begin(), res.cycles.end(), start + 1e-9,
+                                    [](double t, const CycleSpan& c) { return t < c.start_s; });
+      bool in_cycle = after != res.cycles.begin() && end <= std::prev(after)->end_s + 1e-9;
+      if (in_cycle)
+        res.pauses.push_back({start, e.dur_ns, sweep_term ? PauseKind::kSweepTermination : PauseKind::kMarkTermination});
     }
   } else {
     s.pause_source = "cycle-sums";
