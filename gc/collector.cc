@@ -154,7 +154,7 @@ void wake_workers() {
 size_t help_drain(size_t budget, bool timed) {
   size_t done;
   {
-    MarkCpuSpan cpu(MarkCpu::kBackground, timed);
+    MarkCpuSpan cpu(MarkCpu::kBackground, timed, rt::trace::Kind::kMarkWorkerFractional);
     if (local_work()) {
       done = drain_preemptible(budget);
     } else {
@@ -202,6 +202,10 @@ struct Pause {
   // For the cycle's record: the first pause's request, stop and restart,
   // and the last restart (the last request is `start`).
   int64_t first_start = 0, first_stopped = 0, first_end = 0, end = 0;
+  // For the execution tracer: the cycle's number (NumGC once it ends), and
+  // whether the world restarts between sweep and mark termination.
+  uint64_t cycle = 0;
+  bool concurrent = true;
   void stop(const char* why) {
     gate_close();
     start = rt::sched::nanotime();
@@ -220,7 +224,23 @@ struct Pause {
     total += d;
     max = std::max(max, d);
     if (n < 16) each[n] = d;
+    trace_pause(d);
     n++;
+  }
+  // Records the pause that just ended (world running: the global buffer's
+  // lock is allowed). Without concurrent marking the one pause holds both
+  // terminations: it is split where the world was found stopped.
+  void trace_pause(int64_t d) {
+    using rt::trace::Kind;
+    namespace td = rt::trace::detail;
+    if (!td::on()) return;
+    if (n == 0 && !concurrent) {
+      td::emit(nullptr, Kind::kStwSweepTermination, start, first_stopped - start, 0, cycle, 0);
+      td::emit(nullptr, Kind::kStwMarkTermination, first_stopped, start + d - first_stopped, 0, cycle, 0);
+      return;
+    }
+    td::emit(nullptr, n == 0 ? Kind::kStwSweepTermination : Kind::kStwMarkTermination, start, d, 0,
+             cycle, 0);
   }
 };
 
@@ -249,7 +269,7 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
   // Marked concurrently, the collecting goroutine's work is background
   // mark CPU; inside the pause (gcstoptheworld) the pause accounts for it.
   {
-    MarkCpuSpan cpu(MarkCpu::kBackground, concurrent);
+    MarkCpuSpan cpu(MarkCpu::kBackground, concurrent, rt::trace::Kind::kMarkWorkerFractional);
     if (GcWork* gw = local_work()) {
       mark_roots(gw);
       mark_finalizer_roots(gw);
@@ -347,6 +367,11 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   // markers resolve arbitrary words to spans, the sweeper walks them all.
   alloc::MHeap::get().begin_span_walk();
   Pause pause;
+  pause.concurrent = concurrent;
+  {
+    rt::detail::LockGuard g(g_stats_lock);
+    pause.cycle = g_stats.cycles + 1;  // only run_cycle counts, one at a time
+  }
   uint64_t retries = 0;
   CycleRecord rec;
   rec.forced = forced;
@@ -425,6 +450,15 @@ void run_cycle(uintptr_t own_floor, bool forced) {
     g_stats.finalizers_queued += finalizers_queued;
   }
   rec.stacks = rt::sched::stack_stats().in_use_bytes;
+  if (rt::trace::detail::on()) {
+    namespace td = rt::trace::detail;
+    using rt::trace::Kind;
+    // Heap live and goal: the cycle's at its start, the next cycle's at its end.
+    td::emit(nullptr, Kind::kHeapSample, pause.first_start, 0, 0, rec.heap0, rec.goal);
+    td::emit(nullptr, Kind::kHeapSample, pause.end, 0, 0, rec.heap1, pacer::heap_goal());
+    if (concurrent) td::emit(nullptr, Kind::kGcMark, pause.first_end, pause.start - pause.first_end, 0, pause.cycle, 0);
+    td::emit(nullptr, Kind::kGcCycle, pause.first_start, pause.end - pause.first_start, 0, pause.cycle, 0);
+  }
   cycle_done(rec);
   g_cycle_running.store(false, std::memory_order_relaxed);
   g_cycle_owner.store(nullptr, std::memory_order_relaxed);

@@ -75,7 +75,8 @@ uint64_t unix_now_ns() {
 // Wall time, less the time the goroutine spent switched out at drain safe
 // points (G::gc_yielded_ns): a drain that yields to other goroutines must
 // not count their run time as the collector's.
-MarkCpuSpan::MarkCpuSpan(MarkCpu kind, bool on) : kind_(kind), start_(on ? rt::sched::nanotime() : 0) {
+MarkCpuSpan::MarkCpuSpan(MarkCpu kind, bool on, rt::trace::Kind trace_kind)
+    : kind_(kind), start_(on ? rt::sched::nanotime() : 0), trace_(trace_kind, on) {
   if (rt::sched::G* g = rt::sched::getg()) yielded0_ = g->gc_yielded_ns;
 }
 

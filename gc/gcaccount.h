@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "rt/memstats.h"
+#include "sched/trace.h"
 
 namespace rt::collector {
 
@@ -29,11 +30,21 @@ enum class MarkCpu : int { kAssist = 0, kBackground = 1, kIdle = 2 };
 // Cumulative mark CPU nanoseconds by kind (read by the cycle and metrics).
 extern std::atomic<int64_t> g_mark_cpu_ns[3];
 
+// The execution tracer's span for mark CPU of `kind` (background work is a
+// dedicated worker's unless the caller says otherwise).
+constexpr rt::trace::Kind trace_kind_of(MarkCpu kind) {
+  return kind == MarkCpu::kAssist ? rt::trace::Kind::kAssist
+         : kind == MarkCpu::kIdle ? rt::trace::Kind::kMarkWorkerIdle
+                                  : rt::trace::Kind::kMarkWorkerDedicated;
+}
+
 // Adds the scope's nanotime to `kind` (nothing when `on` is false, e.g.
-// marking done inside a pause, which the pause already accounts for).
+// marking done inside a pause, which the pause already accounts for), and
+// records the scope as a trace span of `trace_kind` (sched/trace.h).
 class MarkCpuSpan {
  public:
-  explicit MarkCpuSpan(MarkCpu kind, bool on = true);
+  explicit MarkCpuSpan(MarkCpu kind, bool on = true) : MarkCpuSpan(kind, on, trace_kind_of(kind)) {}
+  MarkCpuSpan(MarkCpu kind, bool on, rt::trace::Kind trace_kind);
   ~MarkCpuSpan();
   MarkCpuSpan(const MarkCpuSpan&) = delete;
   MarkCpuSpan& operator=(const MarkCpuSpan&) = delete;
@@ -42,6 +53,7 @@ class MarkCpuSpan {
   MarkCpu kind_;
   int64_t start_;
   int64_t yielded0_ = 0;
+  rt::trace::detail::Span trace_;
 };
 
 // What one cycle reports. Times are nanotime() readings.

@@ -15,6 +15,7 @@
 #include "sched/sema.h"
 #include "sched/switch.h"
 #include "sched/timers.h"
+#include "sched/trace.h"
 
 namespace rt::sched {
 
@@ -112,6 +113,8 @@ G* take_direct_next(M* m, G* g, P* p, bool* inherit) {
 // on M m.
 void switch_direct(G* g, M* m, P* p, G* next, bool inherit, DirectSwitch* d) {
   if (!inherit) begin_time_slice(p);
+  rt::trace::detail::go_stop(g, p);
+  rt::trace::detail::go_start(next);
   // Release, as execute: sysmon and suspend_g reach next through these.
   g->m.store(nullptr, std::memory_order_relaxed);
   m->curg.store(next, std::memory_order_release);

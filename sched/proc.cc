@@ -45,6 +45,7 @@
 #include "sched/switch.h"
 #include "sched/sysmon.h"
 #include "sched/timers.h"
+#include "sched/trace.h"
 
 namespace rt::sched {
 
@@ -780,12 +781,15 @@ void execute(G* g, bool inherit_time) {
     cas_status(g, kGRunnable, kGRunning);
     if (!inherit_time) begin_time_slice(p);
     if (!g->ctx) prepare_first_run(p, g);
+    rt::trace::detail::go_start(g);
     // The G that switches back may not be g: g may have parked straight
     // into another G (park.cc), which then ran on this M in its place.
     g = switch_to_g(m, g);
     // Back on g0 (g0 never migrates: m is still this thread's M).
     SwitchAction a = m->action;
     m->action = SwitchAction::kNone;
+    // m->p: the P it ran on last (procresize or a syscall may have changed it).
+    rt::trace::detail::go_stop(g, m->p);
     if (a != SwitchAction::kExit) {
       m->curg.store(nullptr, std::memory_order_relaxed);
       g->m.store(nullptr, std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 #include "sched/proc.h"
 #include "sched/switch.h"
 #include "sched/sysmon.h"
+#include "sched/trace.h"
 
 namespace rt::sched {
 
@@ -27,6 +28,8 @@ void entersyscall() {
   P* p = m->p;
   g->syscall_sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  // The run ends here for the trace: the P may go to another M meanwhile.
+  rt::trace::detail::go_stop(g, p);
   cas_status(g, kGRunning, kGSyscall);
   m->oldp = p;
   m->p = nullptr;
@@ -59,6 +62,7 @@ void exitsyscall() {
     oldp->m.store(m, std::memory_order_relaxed);
     rt::alloc::set_current_cache(oldp->mcache);
     cas_status(g, kGSyscall, kGRunning);
+    rt::trace::detail::go_start(g);
     g->syscall_sp = 0;
     return;
   }
@@ -71,6 +75,7 @@ void exitsyscall() {
   if (p) {
     acquirep(p);
     cas_status(g, kGSyscall, kGRunning);
+    rt::trace::detail::go_start(g);
     g->syscall_sp = 0;
     // We may have taken the last idle P while there is work: fine, we are
     // about to run it.

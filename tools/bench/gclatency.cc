@@ -4,6 +4,8 @@
 // message replaces the oldest and each push is timed. Reports the worst and
 // 99.99th-percentile push and the collector's stop-the-world pauses per
 // cycle (GcStats::pause_ns: each cycle's pauses summed, as Go's PauseNs).
+// -trace N records an rt::trace with N events per P meanwhile (the
+// tracer's cost).
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "rt/gc.h"
 #include "rt/memstats.h"
 #include "rt/sched.h"
+#include "rt/trace.h"
 #include "tools/bench/flags.h"
 
 namespace {
@@ -47,10 +50,11 @@ T rank(const std::vector<T>& sorted, size_t num, size_t den) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t win = 200000, count = 2000000;
+  int64_t win = 200000, count = 2000000, trace = 0;
   rt_bench::Flags flags("rt-bench-gclatency");
   flags.add("window", &win, "live messages");
   flags.add("count", &count, "messages pushed");
+  flags.add("trace", &trace, "record an rt::trace of this many events per P (0: off)");
   flags.parse(argc, argv);
   if (win < 1 || count < 0) {
     fprintf(stderr, "gclatency: need -window >= 1 and -count >= 0\n");
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
       lat = static_cast<uint32_t*>(mem);
     }
     rt::Root<Slot> window(rt::make_array<Slot>(static_cast<size_t>(win)));
+    if (trace > 0) rt::trace::start(static_cast<size_t>(trace));
     rt::GcStats s0 = rt::gc_stats();
     auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < count; i++) {
@@ -80,6 +85,11 @@ int main(int argc, char** argv) {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rt::GcStats s1 = rt::gc_stats();
+    if (trace > 0) {
+      rt::trace::stop();
+      printf("TRACE events=%zu dropped=%llu\n", rt::trace::events().size(),
+             static_cast<unsigned long long>(rt::trace::dropped()));
+    }
     int64_t check = 0;
     for (int64_t i = 0; i < win; i++) {
       if (Msg* m = window.get()[i].msg.get()) check += m->b[kMsgSize - 1];

@@ -16,4 +16,5 @@
 #include "rt/slice.h"
 #include "rt/sync.h"
 #include "rt/time.h"
+#include "rt/trace.h"
 #include "rt/weak.h"
