@@ -111,7 +111,8 @@ std::string bar(uint64_t n, uint64_t max, int width) {
 
 std::string dur(double ns) {
   char b[32];
-  if (ns >= 1e6) snprintf(b, sizeof b, "%.2fms", ns / 1e6);
+  if (ns >= 1e9) snprintf(b, sizeof b, "%.2fs", ns / 1e9);
+  else if (ns >= 1e6) snprintf(b, sizeof b, "%.2fms", ns / 1e6);
   else if (ns >= 1e3) snprintf(b, sizeof b, "%.1fus", ns / 1e3);
   else snprintf(b, sizeof b, "%.0fns", ns);
   return b;
@@ -184,7 +185,10 @@ int mmu_main(int argc, char** argv) {
   lab::finish_session_flags(flags, f);
   std::optional<SessionResult> r;
   if (!run_session_in_runtime(argc, argv, f, &r)) return 1;
-  std::vector<lab::MmuPoint> curve = lab::mmu_curve(r->events, r->gomaxprocs, lab::default_windows());
+  lab::MmuOptions opt;
+  opt.t0_ns = r->t0_ns;  // the whole measured run, quiet stretches included
+  opt.t1_ns = r->t1_ns;
+  std::vector<lab::MmuPoint> curve = lab::mmu_curve(r->events, r->gomaxprocs, lab::default_windows(), opt);
   std::string csv = "window_ns,mmu\n", json = "{\"summary\": " + lab::summary_json(r->summary) + ", \"mmu\": [";
   if (!f.json) printf("%12s  %s\n", "window", "MMU");
   for (size_t i = 0; i < curve.size(); i++) {

@@ -122,6 +122,8 @@ SessionResult run_session(const SessionConfig& cfg) {
     res.events = rt::trace::events();
     s.trace_dropped = rt::trace::dropped();
   }
+  res.t0_ns = t0;
+  res.t1_ns = t1;
   res.samples.push_back({static_cast<double>(t1 - t0) / 1e9, r1.heap, r1.goal, r1.cycles - r0.cycles});
 
   s.seconds = static_cast<double>(t1 - t0) / 1e9;

@@ -79,6 +79,7 @@ struct SessionResult {
   std::vector<CycleSpan> cycles;
   std::vector<rt::trace::Event> events;  // the trace (empty without one)
   int gomaxprocs = 1;
+  uint64_t t0_ns = 0, t1_ns = 0;  // the measured span, on the trace's clock (CLOCK_MONOTONIC)
 };
 
 SessionResult run_session(const SessionConfig& cfg);
