@@ -51,7 +51,9 @@ TEST(LabHistogram, BucketsCoverEveryValueOnce) {
     Bucket n = Histogram::bucket_of(v + 1);
     ASSERT_TRUE((n.lo == b.lo && n.hi == b.hi) || n.lo == b.hi) << v;
     // Relative width stays within a quarter of the bucket's start.
-    if (b.lo >= 8) ASSERT_LE((b.hi - b.lo) * 4, b.lo) << v;
+    if (b.lo >= 8) {
+      ASSERT_LE((b.hi - b.lo) * 4, b.lo) << v;
+    }
   }
 }
 
