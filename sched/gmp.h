@@ -145,9 +145,9 @@ struct G {
   void* gc_construction = nullptr;
 
   // Execution tracer (sched/trace.cc), written by the G's owner only: when
-  // its current run began (0: not being recorded), and the GC span it is
-  // inside (mark work or assist: trace_span_kind + 1, 0 = none), reopened
-  // at trace_span_start each time it runs again.
+  // its current run began (cputicks; 0: not being recorded), and the GC
+  // span it is inside (mark work or assist: trace_span_kind + 1, 0 = none),
+  // reopened at trace_span_start each time it runs again.
   int64_t trace_run_start = 0;
   int64_t trace_span_start = 0;
   uint8_t trace_span_kind = 0;

@@ -113,8 +113,7 @@ G* take_direct_next(M* m, G* g, P* p, bool* inherit) {
 // on M m.
 void switch_direct(G* g, M* m, P* p, G* next, bool inherit, DirectSwitch* d) {
   if (!inherit) begin_time_slice(p);
-  rt::trace::detail::go_stop(g, p);
-  rt::trace::detail::go_start(next);
+  rt::trace::detail::go_switch(g, p, next);
   // Release, as execute: sysmon and suspend_g reach next through these.
   g->m.store(nullptr, std::memory_order_relaxed);
   m->curg.store(next, std::memory_order_release);

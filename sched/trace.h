@@ -22,13 +22,15 @@ extern std::atomic<bool> g_on;
 inline bool on() { return __builtin_expect(g_on.load(std::memory_order_relaxed), 0); }
 
 // Records a finished span or an instant: into p's buffer (the caller holds
-// p) or, with p == nullptr, the global buffer (takes a lock: never inside a
-// stop-the-world pause or a signal handler).
+// p; times in cputicks(), mapped to nanotime by events()) or, with
+// p == nullptr, the global buffer (times in nanotime(); takes a lock:
+// never inside a stop-the-world pause or a signal handler).
 void emit(rt::sched::P* p, Kind kind, int64_t ts, int64_t dur, uint64_t g, uint64_t arg,
           uint64_t arg2);
 
 void go_start_slow(rt::sched::G* g);
 void go_stop_slow(rt::sched::G* g, rt::sched::P* p);
+void go_switch_slow(rt::sched::G* g, rt::sched::P* p, rt::sched::G* next);
 
 // g starts (or resumes) running on the caller's P.
 inline void go_start(rt::sched::G* g) {
@@ -38,6 +40,10 @@ inline void go_start(rt::sched::G* g) {
 // span, and the part of an open GC span it ran, are recorded on p.
 inline void go_stop(rt::sched::G* g, rt::sched::P* p) {
   if (on()) go_stop_slow(g, p);
+}
+// Both, at one instant: g hands p straight to next.
+inline void go_switch(rt::sched::G* g, rt::sched::P* p, rt::sched::G* next) {
+  if (on()) go_switch_slow(g, p, next);
 }
 
 // A GC span (mark work, assist) on the calling goroutine: recorded in
