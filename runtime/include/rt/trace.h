@@ -10,8 +10,11 @@
 // buffer full is dropped and counted (dropped()); so is one from a P added
 // after start() (GOMAXPROCS raised while recording).
 //
-// Timestamps are the runtime's monotonic clock in nanoseconds (the one
-// MemStats pause times are measured with), comparable across threads.
+// Timestamps are the runtime's monotonic clock in nanoseconds (nanotime:
+// the one MemStats pause times are measured with), comparable across
+// threads. Events on a P are stamped with the cheaper invariant TSC while
+// recording and mapped onto that clock by events() (linearly, exact at
+// start and stop).
 //
 // While off, each hook in the runtime costs one relaxed load of a global
 // flag. Recording is cheap (no lock, no allocation on a P) but not free;
