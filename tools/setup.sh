@@ -8,7 +8,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3
       libboost-context-dev libmimalloc-dev libspdlog-dev
       libgtest-dev libgmock-dev googletest libbenchmark-dev
-      clang libclang-rt-14-dev)  # clang + libFuzzer's runtime: the fuzz stage
+      clang libclang-rt-14-dev  # clang + libFuzzer's runtime: the fuzz stage
+      python3-matplotlib)       # rt-lab's plots (tools/lab/plot.py, run by /usr/bin/python3)
 bench_pkgs=(golang-go libgc-dev libboost-fiber-dev time)
 
 for arg in "$@"; do
