@@ -72,7 +72,7 @@ if [[ $fast -eq 0 ]]; then
   # -O1 (ASan's usual level) keeps the instrumented build short. A failing
   # input is written to build/fuzz/crash-* and the stage fails; replay it
   # with build/fuzz/tests/fuzz/rt-chan-fuzz FILE.
-  fuzz_seconds=${RT_FUZZ_SECONDS:-60}
+  fuzz_seconds=${RT_FUZZ_SECONDS:-30}  # CI must finish within 30 minutes in all
   cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE=-O1 -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
     -DRT_ASSERTIONS=ON -DRT_FUZZ=ON -DRT_BUILD_TESTS=OFF -DRT_BUILD_BENCH=OFF >/dev/null
