@@ -69,14 +69,18 @@ void ready_sudog(Sudog* s) {
 
 namespace {
 
+// Runs on the scheduler's stack after the goroutine parked: the lock
+// only. The gate is per thread and was left on the goroutine (leaving it
+// here, on g0, would count down a gate this thread never entered).
 bool unlock_chan(G*, void* arg) {
-  static_cast<ChanCore*>(arg)->unlock_op();
+  static_cast<ChanCore*>(arg)->lock.unlock();
   return true;
 }
 
 // Parks the caller (lock held) until a partner or close wakes it.
 void park(ChanCore* c, Sudog* s, WaitReason reason) {
   if (s->g) {
+    rt::detail::plain_gate_exit();
     rt::sched::gopark(unlock_chan, c, reason);
   } else {
     c->unlock_op();

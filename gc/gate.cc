@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "rt/gc.h"
+#include "runtime/fatal.h"
 #include "sched/gmp.h"
 
 namespace rt::collector {
@@ -53,6 +54,9 @@ void plain_gate_enter() {
 
 void plain_gate_exit() {
   if (rt::collector::stopped_by_the_world()) return;
+  // An exit with no enter on this thread would leave a later enter's
+  // count behind, and the next collection would wait at the gate forever.
+  if (rt::collector::t_depth <= 0) rt::detail::fatal("plain_gate_exit: thread is not inside the collector's gate");
   if (--rt::collector::t_depth == 0) rt::collector::g_inside.fetch_sub(1, std::memory_order_seq_cst);
 }
 

@@ -13,8 +13,12 @@
 //   flight is the channel or a goroutine's stack, so every move the
 //   channel makes while the collector marks must shade it. No checksum
 //   breaks, no object is freed twice, checkmark never fires.
+// - Goroutines that park in channel operations leave the collector's
+//   plain-thread gate as they found it: collections with a plain thread
+//   allocating alongside still finish.
 #include <gtest/gtest.h>
 
+#include <thread>
 #include <vector>
 
 #include "gc/collector.h"
@@ -169,6 +173,39 @@ TEST_F(GcInFlight, RefHandedToAWaitingReceiver) {
       if (i % 50 == 0) rt::gc();
     }
     EXPECT_EQ(done.recv(), kValues);
+  });
+}
+
+// A goroutine parking in send or recv once left the gate on the
+// scheduler's stack, counting down a gate that thread never entered; the
+// next plain-thread enter on it was then never counted out, and every
+// later collection waited at the gate forever. Now such an exit is fatal,
+// and a collection with a plain thread making objects must finish.
+TEST_F(GcInFlight, ParkedChannelOpsLeaveTheGateBalanced) {
+  run_gc_test(2, [] {
+    auto ping = rt::make_chan<int>();
+    auto pong = rt::make_chan<int>();
+    rt::go([ping, pong]() mutable {
+      for (int v : ping) pong.send(v + 1);
+      pong.close();
+    });
+    // Each exchange parks one side or the other, on either M.
+    for (int i = 0; i < 2000; i++) {
+      ping.send(i);
+      ASSERT_EQ(pong.recv(), i + 1);
+    }
+    ping.close();
+    EXPECT_FALSE(pong.recv2().second);
+    std::atomic<bool> stop{false};
+    std::thread plain([&] {
+      int tag = new_tag();
+      while (!stop.load()) rt::keep_alive(rt::make<Tracked>(tag));
+    });
+    uint64_t c0 = rt::gc_stats().cycles;
+    for (int i = 0; i < 5; i++) rt::gc();
+    stop = true;
+    plain.join();
+    EXPECT_GE(rt::gc_stats().cycles, c0 + 5);
   });
 }
 
