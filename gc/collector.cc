@@ -44,7 +44,10 @@ namespace rt::collector {
 
 namespace {
 
-constexpr uint64_t kFlushBytes = uint64_t{64} << 10;
+// make() tells the pacer its bytes in chunks of this size per thread: the
+// granularity of heap_live, of the trigger test and of assists. A cycle
+// can start up to (threads allocating) x this past the trigger.
+constexpr uint64_t kFlushBytes = uint64_t{16} << 10;
 // Go's forcegcperiod: sysmon starts a cycle when none ran for this long.
 constexpr int64_t kForceGcPeriodNs = int64_t{120} * 1'000'000'000;
 // Most scan work mark termination does with the world stopped before it
@@ -73,6 +76,10 @@ std::atomic<bool> g_bg_by_time{false};  // sysmon's request (runs even if not du
 // allocate: it must not wait for a cycle it is itself holding up).
 std::atomic<rt::sched::G*> g_cycle_owner{nullptr};
 std::atomic<uint32_t> g_worker_wake{0};
+// Goroutines that hit the trigger park here until marking starts (or the
+// cycle is no longer due): parked, they hold no P, so the sweep
+// termination stop never waits for them (see start_cycle_and_wait).
+std::atomic<uint32_t> g_trigger_waiters{0};
 std::atomic<int32_t> g_workers_busy{0};
 int32_t g_nworkers = 0;  // g_collector_sema
 rt::detail::Lock g_start_lock;
@@ -92,6 +99,15 @@ bool mode_on(std::atomic<int>& mode, int from_env) {
 
 void run_cycle(uintptr_t own_floor, bool forced);
 
+// Wakes every goroutine parked in start_cycle_and_wait; each rechecks
+// whether it still has to wait. A release that finds its waiter gone
+// leaves a count that gives a later waiter one spurious wake-up, harmless
+// because the waiter loops.
+void wake_trigger_waiters() {
+  for (uint32_t n = rt::sched::sema_waiters(&g_trigger_waiters); n > 0; n--)
+    rt::sched::semrelease(&g_trigger_waiters);
+}
+
 void background_runner() {
   rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
@@ -100,7 +116,11 @@ void background_runner() {
     // one runs wakes the runner again; it runs only if still due).
     g_bg_requested.store(false, std::memory_order_relaxed);
     bool by_time = g_bg_by_time.exchange(false, std::memory_order_relaxed);
-    if (by_time || pacer::test_trigger()) run_cycle(0, /*forced=*/false);
+    if (by_time || pacer::test_trigger()) {
+      run_cycle(0, /*forced=*/false);
+    } else {
+      wake_trigger_waiters();
+    }
   }
 }
 
@@ -263,6 +283,7 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
   if (concurrent) {
     pause->start_world();
     wake_workers();
+    wake_trigger_waiters();
   }
   // Roots: the Root set, channel rings, every goroutine's stack, the
   // caller's own.
@@ -463,6 +484,7 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   g_cycle_running.store(false, std::memory_order_relaxed);
   g_cycle_owner.store(nullptr, std::memory_order_relaxed);
   rt::sched::semrelease(&g_collector_sema);
+  wake_trigger_waiters();  // gcstoptheworld marks inside the pause only
 }
 
 }  // namespace
@@ -491,18 +513,20 @@ void request_cycle() {
 // a cycle and waits until it marks (or is no longer due), so that
 // allocation cannot run far past the trigger while the collector's
 // goroutine waits for a P. Not the goroutine running a cycle.
+//
+// It waits parked, not spinning in gosched: a goroutine that yields holds
+// its P between yields, and the sweep termination stop had to preempt it
+// (by signal, tens of microseconds) each time. Parked, it gives its P to
+// the cycle runner and is woken when the world restarts for marking. The
+// timed wait is the backstop for a wake-up that went to another waiter.
 void start_cycle_and_wait() {
   rt::sched::G* self = rt::sched::getg();
   if (!self || self == g_cycle_owner.load(std::memory_order_relaxed)) return;
   while (phase() == kSweep && sweep_some(4) != 0) {
   }
-  for (int spins = 0; phase() != kMark && pacer::test_trigger(); spins++) {
+  while (phase() != kMark && pacer::test_trigger()) {
     request_cycle();
-    if (spins < 50) {
-      rt::sched::gosched();
-    } else {
-      rt::sched::sleep_ns(20'000);
-    }
+    rt::sched::semacquire_until(&g_trigger_waiters, rt::sched::nanotime() + 1'000'000);
   }
 }
 
@@ -531,7 +555,7 @@ void account_allocation(size_t bytes) {
   // Over the memory limit: give free pages back before allocating more
   // (Go's allocation-time scavenging).
   uint64_t excess = 0;
-  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 4 * kFlushBytes));
+  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 16 * kFlushBytes));
   // Only goroutines assist or start cycles; a plain thread inside make
   // holds the gate (and an unrooted result).
   if (!stopped_by_the_world()) return;
