@@ -3,6 +3,7 @@
 
 #include <new>
 
+#include "gc/mark.h"
 #include "runtime/fatal.h"
 #include "runtime/lock.h"
 #include "runtime/meta_alloc.h"
@@ -62,6 +63,13 @@ void GcWork::flush() {
   cur_ = nullptr;
 }
 
+void GcWork::flush_counters() {
+  if (marked_objects == 0) return;
+  g_mark_counters.marked_objects.fetch_add(marked_objects, std::memory_order_relaxed);
+  g_mark_counters.marked_bytes.fetch_add(marked_bytes, std::memory_order_relaxed);
+  marked_objects = marked_bytes = 0;
+}
+
 void GcWork::refill_for_push() {
   if (cur_) put_full(cur_);  // full
   cur_ = take_free();
@@ -106,12 +114,15 @@ bool flush_all_stopped_world() {
     sched::P* p = sched::allp[i];
     if (!p) continue;
     auto* w = static_cast<GcWork*>(p->gc_state);
-    if (w && !w->empty()) {
+    if (!w) continue;
+    w->flush_counters();
+    if (!w->empty()) {
       w->flush();
       found = true;
     }
   }
   rt::detail::LockGuard g(g_shared_lock);
+  g_shared.flush_counters();
   if (!g_shared.empty()) {
     g_shared.flush();
     found = true;

@@ -57,6 +57,16 @@ class GcWork {
   // Hands a non-empty current buffer to the global list.
   void flush();
 
+  // What shade() marked through this GcWork and has not yet added to
+  // g_mark_counters (mark.h): per-P sums, so that marking an object costs
+  // no read-modify-write on a line every marker shares. Added by drain()
+  // as it returns and by flush_all_stopped_world(), which mark
+  // termination runs before it reads the totals. Owner only, like the
+  // buffers (or the world stopped).
+  uint64_t marked_objects = 0;
+  uint64_t marked_bytes = 0;
+  void flush_counters();
+
  private:
   void refill_for_push();
   bool refill_for_pop();
@@ -75,7 +85,8 @@ bool global_work_available();
 // Sched::lock held (the ragged barrier, sched/safepoint.h).
 void flush_p_work(sched::P* p);
 // With the world stopped: moves every P's and the shared GcWork's items to
-// the global list. Returns whether any were found.
+// the global list, and their mark counts to g_mark_counters. Returns
+// whether any items were found.
 bool flush_all_stopped_world();
 // Makes sure at least n empty buffers wait on the free list, so a pause
 // that scans (mark termination) need not allocate.

@@ -38,19 +38,6 @@ void publish_managed(void* slot) {
 
 }  // namespace
 
-bool find_managed(uintptr_t addr, Managed* out) {
-  alloc::ObjectRef o;
-  if (!alloc::find_object(addr, &o)) return false;
-  size_t idx = slot_index(o.span, addr);
-  if (!bit_test(o.span->managed_bits, idx)) return false;
-  out->slot = o.base;
-  out->slot_bytes = o.size;
-  out->span = o.span;
-  out->idx = idx;
-  out->scan = !o.span->noscan();
-  return true;
-}
-
 }  // namespace rt::collector
 
 namespace rt::detail {

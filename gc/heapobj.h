@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "alloc/malloc.h"
+#include "alloc/mheap.h"
 #include "alloc/mspan.h"
 #include "rt/gc.h"
 
@@ -65,7 +66,30 @@ struct Managed {
 };
 // Resolves an interior pointer to the managed object holding it; false for
 // addresses outside the heap, in free slots, or in raw allocations.
-bool find_managed(uintptr_t addr, Managed* out);
+//
+// Every word a marker scans comes through here, so it reads the span table
+// directly and tests only the managed bit: by the invariant above a set
+// managed bit means an allocated slot (the sweeper and gc_discard clear it
+// before the slot is freed; a span's bitmaps start zeroed), so the
+// allocator's allocated / free-pending checks would add nothing. Before
+// the heap exists, base and grown are 0 and every address is outside.
+inline bool find_managed(uintptr_t addr, Managed* out) {
+  const alloc::HeapIndex& hx = alloc::g_heap_index;
+  uintptr_t off = addr - hx.base;
+  if (off >= hx.grown.load(std::memory_order_acquire)) return false;
+  alloc::MSpan* s = hx.spans[off >> alloc::kPageShift].load(std::memory_order_acquire);
+  if (!s || s->state.load(std::memory_order_acquire) != alloc::SpanState::kInUse) return false;
+  if (addr < s->start || addr >= s->limit) return false;
+  size_t idx = slot_index(s, addr);
+  if (!bit_test(s->managed_bits, idx)) return false;
+  bool large = s->is_large();
+  out->slot = large ? s->start : s->object_base(idx);
+  out->slot_bytes = large ? s->npages * alloc::kPageSize : s->elemsize;
+  out->span = s;
+  out->idx = idx;
+  out->scan = !s->noscan();
+  return true;
+}
 
 // The payload of a managed scan object: [*obj, *end).
 inline void scan_object_bounds(const Managed& m, const rt::detail::TypeInfo** ti, uintptr_t* obj, uintptr_t* end) {

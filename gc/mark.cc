@@ -50,8 +50,8 @@ void shade(uintptr_t w, GcWork* gw) {
   uint64_t bit = uint64_t{1} << (m.idx % 64);
   if (word.load(std::memory_order_relaxed) & bit) return;
   if (word.fetch_or(bit, std::memory_order_relaxed) & bit) return;  // another marker won
-  g_mark_counters.marked_objects.fetch_add(1, std::memory_order_relaxed);
-  g_mark_counters.marked_bytes.fetch_add(m.slot_bytes, std::memory_order_relaxed);
+  gw->marked_objects++;
+  gw->marked_bytes += m.slot_bytes;
   if (m.scan) gw->push(m.slot);
 }
 
@@ -67,6 +67,7 @@ size_t drain(GcWork* gw, size_t budget_bytes) {
   // An empty item still costs a lookup: count it as a word.
   while (done < budget_bytes && gw->pop(&item)) done += std::max<size_t>(scan_item(item, gw), 8);
   g_mark_counters.scanned_bytes.fetch_add(done, std::memory_order_relaxed);
+  gw->flush_counters();
   return done;
 }
 
