@@ -1,5 +1,5 @@
-// The scheduler's internal interface (proc.cc, runq.cc, syscall.cc, ...),
-// used by channels, sync, timers and the collector.
+// The scheduler's internal interface (proc.cc, newproc.cc, runq.cc,
+// syscall.cc, ...), used by channels, sync, timers and the collector.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,8 @@ RT_NOIPA int thread_errno();
 RT_NOIPA void set_thread_errno(int v);
 
 // Creates a goroutine running `fn` and makes it runnable (in the current P's
-// runnext when called from a goroutine, else on the global run queue).
+// runnext when called from a goroutine, else on the global run queue);
+// newproc.cc.
 // closure/closure_size: memory the task owns outside itself that holds the
 // callable's captures (rt::go's heap copy), scanned by the collector.
 G* newproc(Task fn, bool system = false, const void* closure = nullptr, size_t closure_size = 0);
@@ -54,7 +55,7 @@ inline void begin_time_slice(P* p) {
 }
 
 // Gives g, about to run for the first time, a stack and a fiber context
-// that starts in its task (proc.cc).
+// that starts in its task (newproc.cc).
 void prepare_first_run(P* p, G* g);
 // Yields the processor; the G goes to the global run queue.
 void gosched();
@@ -126,8 +127,38 @@ void tsan_fiber_put(void* fiber);
 #endif
 
 // Counts for num_goroutine and deadlock detection.
-int64_t user_goroutines();
+int64_t user_goroutines();  // newproc.cc
 int32_t msyscall_count();  // Ms inside syscall scopes
+// Goroutines alive (not dead), by kind (newproc.cc): newproc counts a G
+// in together with queueing it, goexit0 counts it out.
+extern std::atomic<int64_t> g_user_gs;
+extern std::atomic<int64_t> g_system_gs;
+
+// The end of a goroutine, on g0 after its task returned and it switched
+// out with SwitchAction::kExit (newproc.cc's g_entry): it is dead, its
+// stack goes back to the P's cache and the G to the free list. Inline
+// because execute() (proc.cc), which runs it for every exit, inlines it.
+inline void goexit0(G* g) {
+  M* m = current_m();
+  cas_status(g, kGRunning, kGDead);
+  stack_put(m->p, g->stack);
+  g->stack = Stack{};
+  g->ctx = nullptr;
+#if defined(RT_TSAN)
+  tsan_fiber_put(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
+#endif
+  (g->system ? g_system_gs : g_user_gs).fetch_sub(1, std::memory_order_relaxed);
+  g->m.store(nullptr, std::memory_order_relaxed);
+  m->curg.store(nullptr, std::memory_order_relaxed);
+  if (g->lockedm) {
+    // Go terminates a thread whose locked G exits; we simply unwire it.
+    g->lockedm = nullptr;
+    m->lockedg = nullptr;
+  }
+  gfput(m->p, g);
+}
+
 // Deadlock detection (deadlock.cc); Sched::lock held.
 void checkdead();
 // Counts rt::ExternalWaker objects (deadlock.cc).
@@ -140,7 +171,7 @@ inline P* getp() {
 }
 
 // Iterate all Gs (for dumps, the collector's stack scan). Lock-free and
-// async-signal-safe (see g_allg in proc.cc): Gs created during the walk may
+// async-signal-safe (see allg in newproc.cc): Gs created during the walk may
 // be missed.
 void for_each_g(void (*f)(G*, void*), void* arg);
 

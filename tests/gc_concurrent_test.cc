@@ -2,11 +2,12 @@
 // RT_DEBUG's verification modes.
 //
 // - The torture test: goroutines rewire private random graphs of
-//   checksummed nodes through Refs (10^7 barriered stores in all; fewer
-//   under sanitizers) while another goroutine runs cycles back to back
-//   with gccheckmark on (every concurrent mark re-verified stop-the-world)
-//   and asynchronous preemption on: no checksum breaks, no destructor runs
-//   twice, and checkmark never fires.
+//   checksummed nodes through Refs (rewire_graph.h, shared with rt-soak;
+//   10^7 barriered stores in all; fewer under sanitizers) while another
+//   goroutine runs cycles back to back with gccheckmark on (every
+//   concurrent mark re-verified stop-the-world) and asynchronous
+//   preemption on: no checksum breaks, no destructor runs twice, and
+//   checkmark never fires.
 // - The same program in gcstoptheworld mode.
 // - What only a goroutine's task holds survives (the goroutine has not run
 //   yet, or is parked), and tasks of goroutines created while marking are
@@ -15,12 +16,12 @@
 //   test hook) is reported as a fatal error.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <vector>
 
 #include "gc/collector.h"
 #include "gc/phase.h"
 #include "gc_test_util.h"
+#include "rewire_graph.h"
 #include "rt/metrics.h"
 #include "rt/sync.h"
 
@@ -34,65 +35,16 @@ constexpr uint64_t kTortureWrites = 2'000'000;
 constexpr uint64_t kTortureWrites = 10'000'000;
 #endif
 
-struct GNode : Checksummed<0x600df00d600df00dULL> {
-  using Checksummed::Checksummed;
-  rt::Ref<GNode> a;
-  rt::Ref<GNode> b;
-};
-
-struct Slot {
-  rt::Ref<GNode> node;
-};
-
-// One worker's graph: kSlots slots, each holding a node; nodes link to
-// other nodes of the same graph. Returns the number of Ref stores done.
+// One worker's rewiring of its own graph, for a number of Ref stores.
+// Returns the number done.
 uint64_t rewire(uint64_t seed, uint64_t writes, std::atomic<uint64_t>* errors) {
-  constexpr size_t kSlots = 2048;
-  rt::Root<Slot> slots(rt::make_array<Slot>(kSlots));
-  std::mt19937_64 rng(seed);
-  uint64_t done = 0;
-  for (size_t i = 0; i < kSlots; i++) slots.get()[i].node = rt::make<GNode>(rng());
-  auto check = [&](const GNode* n) {
-    if (n && !n->ok()) errors->fetch_add(1);
+  RewireGraph graph(seed);
+  auto check = [errors](const GraphNode* n) {
+    if (!n->ok()) errors->fetch_add(1);
   };
-  while (done < writes) {
-    Slot* s = slots.get();
-    GNode* x = s[rng() % kSlots].node.get();
-    GNode* y = s[rng() % kSlots].node.get();
-    check(x);
-    check(y);
-    check(x->a.get());
-    check(y->b.get());
-    switch (rng() % 4) {
-      case 0:  // a fresh node replaces a slot's node: the old one may die
-        s[rng() % kSlots].node = rt::make<GNode>(rng());
-        done += 1;
-        break;
-      case 1:  // move a reference out of the heap and back (deletion barrier)
-        x->a = y->b;
-        y->b = nullptr;
-        done += 2;
-        break;
-      case 2:  // chains through fresh nodes
-        y->a = rt::make<GNode>(rng());
-        y->a->b = x;
-        done += 2;
-        break;
-      default:
-        x->b = y;
-        y->a = x->a;
-        done += 2;
-        break;
-    }
-  }
-  for (size_t i = 0; i < kSlots; i++) {
-    const GNode* n = slots.get()[i].node.get();
-    check(n);
-    if (n) {
-      check(n->a.get());
-      check(n->b.get());
-    }
-  }
+  uint64_t done = 0;
+  while (done < writes) done += graph.step(check);
+  graph.check_all(check);
   return done;
 }
 

@@ -1,7 +1,9 @@
 // Helpers shared by the collector's suites (gc_*_test.cc): objects that
-// count their destructions, making garbage in frames that are gone before
-// the collection (so no stale copy on the stack keeps it alive: goroutine
-// stacks are scanned conservatively), and a liveness probe.
+// count their destructions (and, from gc_checksummed.h, checksummed
+// objects and the double-destruction count), making garbage in frames
+// that are gone before the collection (so no stale copy on the stack
+// keeps it alive: goroutine stacks are scanned conservatively), and a
+// liveness probe.
 //
 // Outside namespace rt: test code must stay preemptible.
 #pragma once
@@ -14,6 +16,7 @@
 #include <utility>
 
 #include "gc/heapobj.h"
+#include "gc_checksummed.h"
 #include "rt/gc.h"
 #include "goroutine_fixture.h"
 #include "rt/chan.h"
@@ -29,7 +32,6 @@ inline constexpr int kMaxTags = 4096;
 inline std::atomic<int64_t> g_destroyed[kMaxTags];
 inline std::atomic<int> g_next_tag{1};
 inline int new_tag() { return g_next_tag.fetch_add(1) % kMaxTags; }
-inline std::atomic<int64_t> g_double_destroyed{0};
 
 struct Tracked {
   static constexpr uint64_t kAlive = 0x5ca1ab1e5ca1ab1eULL;
@@ -47,22 +49,6 @@ struct Tracked {
 };
 
 inline int64_t destroyed(int tag) { return g_destroyed[tag].load(); }
-
-// A checksummed value with a liveness magic, for structures rewired under
-// collections: ok() fails if the object was freed (and reused) under a
-// holder; a second destruction counts in g_double_destroyed.
-template <uint64_t kAliveMagic>
-struct Checksummed {
-  explicit Checksummed(uint64_t v) : value(v), check(~v) {}
-  ~Checksummed() {
-    if (magic != kAliveMagic) g_double_destroyed++;
-    magic = 0;
-  }
-  bool ok() const { return magic == kAliveMagic && check == ~value; }
-  uint64_t magic = kAliveMagic;
-  uint64_t value;
-  uint64_t check;
-};
 
 // Overwrites a good stretch of the stack below the caller with zeros, so
 // stale pointers from frames that already returned cannot be found. Not

@@ -201,7 +201,7 @@ int soak_main(const Options& o) {
   for (const Sample& s : samples) max = std::max(max, s.rss_kib);
   const double slope = slope_kib_per_min(samples, elapsed / 2);
   const uint64_t errors = counters.checksum_errors.load();
-  const uint64_t doubles = g_double_destroyed.load();
+  const int64_t doubles = g_double_destroyed.load();
 
   std::printf("rt-soak: %.1f s, %d goroutines (%d rewiring, pipeline %d x 3), GOMAXPROCS %d, RT_DEBUG=%s\n",
               elapsed, rewirers + 3 * stage + 2, rewirers, stage, rt::gomaxprocs(),
@@ -216,8 +216,8 @@ int soak_main(const Options& o) {
   char limit[32] = "unchecked";
   if (o.max_slope_kib_per_min > 0) std::snprintf(limit, sizeof limit, "%.0f KiB/min", o.max_slope_kib_per_min);
   std::printf("  RSS slope           %.1f KiB/min over the second half (limit %s)\n", slope, limit);
-  std::printf("  checksum errors     %llu, double destructions %llu\n", static_cast<unsigned long long>(errors),
-              static_cast<unsigned long long>(doubles));
+  std::printf("  checksum errors     %llu, double destructions %lld\n", static_cast<unsigned long long>(errors),
+              static_cast<long long>(doubles));
 
   int status = 0;
   if (errors || doubles) {

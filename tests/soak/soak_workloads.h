@@ -1,7 +1,8 @@
 // The soak's workloads (tests/soak/soak.cc runs them together):
 //   - rewire: a goroutine rewires its own random graph of checksummed
-//     nodes through Refs (the collector torture of gc_concurrent_test.cc,
-//     run until told to stop) and checks every node it touches;
+//     nodes through Refs (tests/rewire_graph.h, the collector torture of
+//     gc_concurrent_test.cc, run until told to stop) and checks every
+//     node it touches;
 //   - pipeline: producers make checksummed messages and send them as raw
 //     pointers on a buffered channel, relays check them and pass them on
 //     as rt::Ref on an unbuffered one, consumers check them again. While
@@ -22,6 +23,7 @@
 #include "rt/ref.h"
 #include "rt/root.h"
 #include "rt/sync.h"
+#include "tests/rewire_graph.h"
 
 namespace soak {
 
@@ -32,32 +34,11 @@ struct Counters {
   std::atomic<uint64_t> checksum_errors{0};   // checks that failed
 };
 
-inline std::atomic<uint64_t> g_double_destroyed{0};
-
-// A value with its complement and a liveness magic: ok() fails if the
-// object was freed (and its slot reused) under a holder.
-template <uint64_t kAliveMagic>
-struct Checksummed {
-  explicit Checksummed(uint64_t v) : value(v), check(~v) {}
-  ~Checksummed() {
-    if (magic != kAliveMagic) g_double_destroyed++;
-    magic = 0;
-  }
-  bool ok() const { return magic == kAliveMagic && check == ~value; }
-  uint64_t magic = kAliveMagic;
-  uint64_t value;
-  uint64_t check;
-};
-
-struct Node : Checksummed<0x50a450a450a450a4ULL> {
-  using Checksummed::Checksummed;
-  rt::Ref<Node> a;
-  rt::Ref<Node> b;
-};
-
-struct Slot {
-  rt::Ref<Node> node;
-};
+// The rewired graph's node (the message payload too), and the shared
+// double-destruction count.
+using gctest::Checksummed;
+using gctest::g_double_destroyed;
+using Node = gctest::GraphNode;
 
 struct Message : Checksummed<0x3e55a9e03e55a9e0ULL> {
   Message(uint64_t v, uint64_t seq) : Checksummed(v), seq(seq), seq_check(~seq) {}
@@ -84,56 +65,20 @@ inline void verify(Counters& c, const Message* m) {
   if (p && p->ok()) verify(c, p->a.get());
 }
 
-// Rewires a private graph of kSlots slots until stop is set.
+// Rewires a private graph (tests/rewire_graph.h) until stop is set.
 inline void rewire(uint64_t seed, const std::atomic<bool>& stop, Counters& c) {
-  constexpr size_t kSlots = 2048;
-  rt::Root<Slot> slots(rt::make_array<Slot>(kSlots));
-  std::mt19937_64 rng(seed);
-  for (size_t i = 0; i < kSlots; i++) slots.get()[i].node = rt::make<Node>(rng());
+  gctest::RewireGraph graph(seed);
+  auto check = [&c](const Node* n) { verify(c, n); };
   uint64_t done = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    Slot* s = slots.get();
-    Node* x = s[rng() % kSlots].node.get();
-    Node* y = s[rng() % kSlots].node.get();
-    verify(c, x);
-    verify(c, y);
-    verify(c, x->a.get());
-    verify(c, y->b.get());
-    switch (rng() % 4) {
-      case 0:  // a fresh node replaces a slot's node: the old one may die
-        s[rng() % kSlots].node = rt::make<Node>(rng());
-        done += 1;
-        break;
-      case 1:  // move a reference out of the heap and back (deletion barrier)
-        x->a = y->b;
-        y->b = nullptr;
-        done += 2;
-        break;
-      case 2:  // chains through fresh nodes
-        y->a = rt::make<Node>(rng());
-        y->a->b = x;
-        done += 2;
-        break;
-      default:
-        x->b = y;
-        y->a = x->a;
-        done += 2;
-        break;
-    }
+    done += graph.step(check);
     if (done >= 4096) {
       c.writes.fetch_add(done, std::memory_order_relaxed);
       done = 0;
     }
   }
   c.writes += done;
-  for (size_t i = 0; i < kSlots; i++) {
-    const Node* n = slots.get()[i].node.get();
-    verify(c, n);
-    if (n) {
-      verify(c, n->a.get());
-      verify(c, n->b.get());
-    }
-  }
+  graph.check_all(check);
 }
 
 // producers -> (Message*, buffered) -> relays -> (Ref<Message>,
