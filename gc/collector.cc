@@ -273,6 +273,7 @@ void begin_mark(Pause* pause) {
   g_mark_counters.marked_bytes.store(0, std::memory_order_relaxed);
   pacer::start_cycle(pause->start);
   assist::start_cycle();
+  g_cycle_starts.fetch_add(1, std::memory_order_relaxed);  // every P's tiny block is abandoned
   g_gcstate.store(kMark | (e << 2), std::memory_order_seq_cst);
 }
 

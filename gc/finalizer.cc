@@ -47,10 +47,13 @@ void init_locked() {
 }
 
 // The object starts where make returned it: 16 bytes into a scan slot, at
-// the slot itself for noscan ones.
+// the slot itself for noscan ones. Inside a 16-byte noscan slot any byte
+// may start one (a tiny block holds several objects; as Go allows for
+// tiny allocations, the finalizer then waits for the whole block).
 bool object_start(void* p, Managed* m) {
   auto a = reinterpret_cast<uintptr_t>(p);
   if (!find_managed(a, m)) return false;
+  if (!m->scan && m->slot_bytes == kTinyBytes) return true;
   return a == (m->scan ? m->slot + kHeaderSize : m->slot);
 }
 

@@ -6,6 +6,7 @@
 #include "alloc/mheap.h"
 #include "alloc/poison.h"
 #include "gc/collector.h"
+#include "gc/gate.h"
 #include "gc/phase.h"
 #include "runtime/fatal.h"
 #include "sched/proc.h"
@@ -68,6 +69,38 @@ void* gc_alloc_noscan(size_t bytes) {
   rt::collector::account_allocation(bytes);
   void* slot = alloc::allocate(bytes, alloc::kNoScan);
   rt::collector::publish_managed(slot);
+  return slot;
+}
+
+void* gc_alloc_tiny(size_t bytes, size_t align) {
+  using namespace rt::collector;
+  rt::sched::preempt_check();
+  // From the P's block when it is of this cycle and the object fits at its
+  // alignment. Nothing from here to the return is a safe point, so the P
+  // and the cycle count cannot change under it. Plain threads (and
+  // syscall scopes, whose P may be taken) get a block of their own.
+  bool on_p = stopped_by_the_world();
+  if (on_p) {
+    rt::sched::P* p = rt::sched::current_m()->p;
+    if (p->gc_tiny != 0 && p->gc_tiny_cycle == g_cycle_starts.load(std::memory_order_relaxed)) {
+      size_t off = (p->gc_tiny_off + align - 1) & ~(align - 1);
+      if (off + bytes <= kTinyBytes) {
+        p->gc_tiny_off = static_cast<uint32_t>(off + bytes);
+        return reinterpret_cast<void*>(p->gc_tiny + off);
+      }
+    }
+  }
+  // A new block (the only allocation the pacer sees; its assist or wait
+  // may move this goroutine to another P: the P is read again after).
+  account_allocation(kTinyBytes);
+  void* slot = alloc::allocate(kTinyBytes, alloc::kNoScan);
+  publish_managed(slot);
+  if (on_p) {
+    rt::sched::P* p = rt::sched::current_m()->p;
+    p->gc_tiny = reinterpret_cast<uintptr_t>(slot);
+    p->gc_tiny_off = static_cast<uint32_t>(bytes);
+    p->gc_tiny_cycle = g_cycle_starts.load(std::memory_order_relaxed);
+  }
   return slot;
 }
 

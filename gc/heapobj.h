@@ -37,9 +37,14 @@ struct ObjectHeader {
 inline constexpr size_t kHeaderSize = 16;
 static_assert(sizeof(ObjectHeader) == kHeaderSize);
 
-// Smallest slot a GC'd object takes: no tiny-allocator packing, so every
-// object can be freed alone.
+// Smallest slot a GC'd object takes.
 inline constexpr size_t kMinObjectBytes = 16;
+// Noscan objects made one at a time (rt::make) and smaller than this are
+// packed into 16-byte tiny blocks (Go's maxTinySize): a goroutine's P
+// carves them from its current block at their alignment. The block is one
+// managed object: any pointer into it keeps all of it alive, and it is
+// freed when none of its objects is reachable.
+inline constexpr size_t kTinyBytes = 16;
 
 inline size_t slot_index(const alloc::MSpan* s, uintptr_t p) {
   return s->is_large() ? 0 : s->object_index(p);

@@ -40,6 +40,12 @@ enum Phase : uint32_t { kOff = 0, kMark = 1, kSweep = 2 };
 // threads).
 inline std::atomic<uint32_t> g_gcstate{0};
 
+// Sweep terminations so far: bumped by each cycle with the world stopped
+// (begin_mark). A P's tiny block (heapobj.cc) from an earlier count is
+// abandoned: it may be unmarked, and an object carved from it during
+// marking would not be allocated black. Relaxed, as g_gcstate.
+inline std::atomic<uint32_t> g_cycle_starts{0};
+
 inline Phase phase() { return static_cast<Phase>(g_gcstate.load(std::memory_order_relaxed) & 3); }
 inline bool marking() { return phase() == kMark; }
 inline uint32_t epoch() { return (g_gcstate.load(std::memory_order_relaxed) >> 2) & 1; }

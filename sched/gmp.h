@@ -272,6 +272,12 @@ struct alignas(64) P {
   // Hooks for the collector: per-P state it owns (write-barrier buffer,
   // mark work buffer). Opaque here.
   void* gc_state = nullptr;
+  // The collector's tiny block (gc/heapobj.cc): the 16-byte noscan slot
+  // that objects under 16 bytes are packed into, its next free offset, and
+  // the g_cycle_starts count it was allocated under. Owner only.
+  uintptr_t gc_tiny = 0;
+  uint32_t gc_tiny_off = 0;
+  uint32_t gc_tiny_cycle = 0;
   // The last safe-point request (safepoint.h) this P has run, by number.
   // Written by the P's owner (or, for an idle P, under Sched::lock);
   // release, read with acquire by the requester waiting for it.

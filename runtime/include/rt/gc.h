@@ -70,6 +70,10 @@ void construction_abort(ConstructionFrame* f);  // the constructor threw
 // element count) and zeroed memory; noscan objects neither.
 void* gc_alloc_scan(TypeInfo* ti, size_t count);
 void* gc_alloc_noscan(size_t bytes);
+// A noscan object of bytes < 16 (a power-of-two align <= 8), packed into
+// the calling P's tiny block. Never passed to gc_discard: it shares its
+// block.
+void* gc_alloc_tiny(size_t bytes, size_t align);
 // gc_alloc_noscan for count elements of size bytes: a product past the
 // heap's largest object is a fatal out-of-memory error, not a wrapped size.
 void* gc_alloc_noscan_array(size_t count, size_t size);
@@ -119,7 +123,12 @@ template <typename T, typename... Args>
 T* make(Args&&... args) {
   static_assert(alignof(T) <= 16, "rt::make: over-aligned types are not supported");
   detail::PlainGate gate;
-  if constexpr (std::is_trivially_copyable_v<T>) {
+  if constexpr (std::is_trivially_copyable_v<T> && sizeof(T) < 16) {
+    // Tiny: packed with others into a 16-byte block. A constructor that
+    // throws leaves its bytes as garbage inside the block.
+    void* p = detail::gc_alloc_tiny(sizeof(T), alignof(T));
+    return new (p) T(std::forward<Args>(args)...);
+  } else if constexpr (std::is_trivially_copyable_v<T>) {
     void* p = detail::gc_alloc_noscan(sizeof(T));
     try {
       return new (p) T(std::forward<Args>(args)...);
