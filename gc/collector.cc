@@ -78,8 +78,18 @@ std::atomic<rt::sched::G*> g_cycle_owner{nullptr};
 std::atomic<uint32_t> g_worker_wake{0};
 // Goroutines that hit the trigger park here until marking starts (or the
 // cycle is no longer due): parked, they hold no P, so the sweep
-// termination stop never waits for them (see start_cycle_and_wait).
-std::atomic<uint32_t> g_trigger_waiters{0};
+// termination stop never waits for them (see start_cycle_and_wait). Each
+// waiter's node lives on its own stack while it is parked.
+struct TriggerWaiter {
+  rt::sched::G* g;
+  TriggerWaiter* next;
+};
+rt::detail::Lock g_trigger_lock;
+TriggerWaiter* g_trigger_waiters = nullptr;  // g_trigger_lock
+// Bumped (under g_trigger_lock) by every wake-up, after the state it
+// reports changed: a waiter that read it before testing whether to wait
+// and finds it changed when it queues has missed a wake-up and tests again.
+uint64_t g_trigger_gen = 0;  // g_trigger_lock
 std::atomic<int32_t> g_workers_busy{0};
 int32_t g_nworkers = 0;  // g_collector_sema
 rt::detail::Lock g_start_lock;
@@ -99,13 +109,26 @@ bool mode_on(std::atomic<int>& mode, int from_env) {
 
 void run_cycle(uintptr_t own_floor, bool forced);
 
-// Wakes every goroutine parked in start_cycle_and_wait; each rechecks
-// whether it still has to wait. A release that finds its waiter gone
-// leaves a count that gives a later waiter one spurious wake-up, harmless
-// because the waiter loops.
+// Wakes every goroutine parked in start_cycle_and_wait; each tests again
+// whether it still has to wait.
 void wake_trigger_waiters() {
-  for (uint32_t n = rt::sched::sema_waiters(&g_trigger_waiters); n > 0; n--)
-    rt::sched::semrelease(&g_trigger_waiters);
+  TriggerWaiter* list;
+  {
+    rt::detail::LockGuard g(g_trigger_lock);
+    g_trigger_gen++;
+    list = g_trigger_waiters;
+    g_trigger_waiters = nullptr;
+  }
+  while (list) {
+    TriggerWaiter* next = list->next;  // read before the owner may run
+    rt::sched::goready(list->g);
+    list = next;
+  }
+}
+
+bool unlock_trigger_lock(rt::sched::G*, void*) {
+  g_trigger_lock.unlock();
+  return true;
 }
 
 void background_runner() {
@@ -144,7 +167,7 @@ void mark_worker() {
   }
 }
 
-void request_cycle();
+void request_cycle(bool wake_idle = true);
 void force_gc_check(int64_t now);
 
 void start_background_goroutines() {
@@ -503,10 +526,15 @@ uint64_t slot_bytes(size_t bytes) {
   return (bytes + alloc::kPageSize - 1) & ~(alloc::kPageSize - 1);
 }
 
-void request_cycle() {
+// wake_idle = false from a goroutine about to park: the runner goes to
+// its P's runnext and runs there next. Waking an idle M for it instead
+// would hand an idle P to a thread still asleep, and the runner's first
+// act, stopping the world, would wait tens of microseconds for that thread
+// to wake, take the P and give it up.
+void request_cycle(bool wake_idle) {
   if (g_bg_requested.exchange(true, std::memory_order_relaxed)) return;
   start_background_goroutines();
-  rt::sched::semrelease(&g_bg_wake);
+  rt::sched::semrelease(&g_bg_wake, /*handoff=*/false, wake_idle);
 }
 
 // The heap reached the trigger: the allocating goroutine finishes the last
@@ -517,17 +545,33 @@ void request_cycle() {
 //
 // It waits parked, not spinning in gosched: a goroutine that yields holds
 // its P between yields, and the sweep termination stop had to preempt it
-// (by signal, tens of microseconds) each time. Parked, it gives its P to
-// the cycle runner and is woken when the world restarts for marking. The
-// timed wait is the backstop for a wake-up that went to another waiter.
+// (by signal, tens of microseconds) each time. Parked, it hands its P to
+// the cycle runner, which it readied on that P without waking an idle M
+// (the stop would wait for that M too), and is woken when the world
+// restarts for marking, when the cycle ends, or when the runner finds it
+// no longer due. No timer: arming one wakes an idle M as well.
 void start_cycle_and_wait() {
   rt::sched::G* self = rt::sched::getg();
   if (!self || self == g_cycle_owner.load(std::memory_order_relaxed)) return;
   while (phase() == kSweep && sweep_some(4) != 0) {
   }
-  while (phase() != kMark && pacer::test_trigger()) {
-    request_cycle();
-    rt::sched::semacquire_until(&g_trigger_waiters, rt::sched::nanotime() + 1'000'000);
+  for (;;) {
+    uint64_t gen;
+    {
+      rt::detail::LockGuard g(g_trigger_lock);
+      gen = g_trigger_gen;
+    }
+    if (phase() == kMark || !pacer::test_trigger()) return;
+    request_cycle(/*wake_idle=*/false);
+    TriggerWaiter node{self, nullptr};
+    g_trigger_lock.lock();
+    if (g_trigger_gen != gen) {  // a wake-up since the test: test again
+      g_trigger_lock.unlock();
+      continue;
+    }
+    node.next = g_trigger_waiters;
+    g_trigger_waiters = &node;
+    rt::sched::gopark(unlock_trigger_lock, nullptr, rt::sched::WaitReason::kGCAssistWait);
   }
 }
 
