@@ -67,8 +67,10 @@ class MHeap {
   void begin_span_walk();
   void end_span_walk();
 
-  // The in-use span holding address p, or nullptr. Safe from any thread.
-  MSpan* span_of(uintptr_t p) const {
+  // The in-use span holding address p, or nullptr. Safe from any thread,
+  // and before the heap exists (the index is then empty): static, so a
+  // lookup never sets the heap up.
+  static MSpan* span_of(uintptr_t p) {
     uintptr_t off = p - g_heap_index.base;
     if (off >= g_heap_index.grown.load(std::memory_order_acquire)) return nullptr;
     MSpan* s = g_heap_index.spans[off >> kPageShift].load(std::memory_order_acquire);

@@ -72,19 +72,14 @@ struct Managed {
 // Resolves an interior pointer to the managed object holding it; false for
 // addresses outside the heap, in free slots, or in raw allocations.
 //
-// Every word a marker scans comes through here, so it reads the span table
-// directly and tests only the managed bit: by the invariant above a set
+// Every word a marker scans comes through here, so it looks the span up
+// inline and tests only the managed bit: by the invariant above a set
 // managed bit means an allocated slot (the sweeper and gc_discard clear it
 // before the slot is freed; a span's bitmaps start zeroed), so the
-// allocator's allocated / free-pending checks would add nothing. Before
-// the heap exists, base and grown are 0 and every address is outside.
+// allocator's allocated / free-pending checks would add nothing.
 inline bool find_managed(uintptr_t addr, Managed* out) {
-  const alloc::HeapIndex& hx = alloc::g_heap_index;
-  uintptr_t off = addr - hx.base;
-  if (off >= hx.grown.load(std::memory_order_acquire)) return false;
-  alloc::MSpan* s = hx.spans[off >> alloc::kPageShift].load(std::memory_order_acquire);
-  if (!s || s->state.load(std::memory_order_acquire) != alloc::SpanState::kInUse) return false;
-  if (addr < s->start || addr >= s->limit) return false;
+  alloc::MSpan* s = alloc::MHeap::span_of(addr);
+  if (!s || addr >= s->limit) return false;
   size_t idx = slot_index(s, addr);
   if (!bit_test(s->managed_bits, idx)) return false;
   bool large = s->is_large();

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "body_runner.h"
 #include "rt/sched.h"
 
 // 1 in a ThreadSanitizer build, where goroutines are several times slower
@@ -38,57 +39,7 @@ inline int64_t ns_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
 }
 
-// Test bodies run on one long-lived main goroutine: the first call starts
-// rt::run on a helper thread, whose main goroutine then runs one body after
-// another. Starting a fresh rt::run per test races with the deadlock
-// detector: newproc (sched/proc.cc) counts a goroutine created on a plain
-// thread as a user goroutine before it queues it, and an M going idle at
-// that moment (the previous run's) sees one user goroutine and no work and
-// reports "all goroutines are asleep - deadlock!". Between bodies the main
-// goroutine waits in a syscall scope, so the detector stays quiet; during a
-// body it is fully on.
-class BodyRunner {
- public:
-  static BodyRunner& get() {
-    static BodyRunner* r = new BodyRunner();  // never destroyed: its thread runs until exit
-    return *r;
-  }
-
-  void run(const std::function<void()>& body) {
-    std::unique_lock<std::mutex> l(mu_);
-    job_ = &body;
-    done_ = false;
-    cv_.notify_all();
-    cv_.wait(l, [this] { return done_; });
-  }
-
- private:
-  BodyRunner() {
-    std::thread([this] {
-      rt::run(0, nullptr, [this] {
-        for (;;) {
-          const std::function<void()>* job = rt::blocking([this] {
-            std::unique_lock<std::mutex> l(mu_);
-            cv_.wait(l, [this] { return job_ != nullptr; });
-            return job_;
-          });
-          (*job)();
-          rt::blocking([this] {
-            std::lock_guard<std::mutex> l(mu_);
-            job_ = nullptr;
-            done_ = true;
-            cv_.notify_all();
-          });
-        }
-      });
-    }).detach();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
-  bool done_ = false;
-};
+// Test bodies run on one long-lived main goroutine (body_runner.h).
 
 // Runs body as the main goroutine; procs > 0 sets GOMAXPROCS for its
 // duration.

@@ -53,6 +53,7 @@
 #include "rt/chan.h"
 #include "rt/panic.h"
 #include "rt/sched.h"
+#include "tests/body_runner.h"
 #include "tests/fuzz/chan_program.h"
 
 namespace chanfuzz {
@@ -472,55 +473,13 @@ void run_multi(const Program& p) {
 
 // --- the runtime: one long-lived main goroutine runs the programs ----------
 
-// rt::run on a helper thread; its main goroutine runs one program after
-// another and waits in a syscall scope in between, so the deadlock
-// detector stays quiet while the fuzzer prepares the next input.
-class Runner {
- public:
-  static Runner& get() {
-    static Runner* r = new Runner();  // never destroyed: its thread runs until exit
-    return *r;
-  }
-
-  void run(const std::function<void()>& body) {
-    std::unique_lock<std::mutex> l(mu_);
-    job_ = &body;
-    done_ = false;
-    cv_.notify_all();
-    cv_.wait(l, [this] { return done_; });
-  }
-
- private:
-  Runner() {
-    std::thread([this] {
-      rt::run(0, nullptr, [this] {
-        for (;;) {
-          const std::function<void()>* job = rt::blocking([this] {
-            std::unique_lock<std::mutex> l(mu_);
-            cv_.wait(l, [this] { return job_ != nullptr; });
-            return job_;
-          });
-          (*job)();
-          rt::blocking([this] {
-            std::lock_guard<std::mutex> l(mu_);
-            job_ = nullptr;
-            done_ = true;
-            cv_.notify_all();
-          });
-        }
-      });
-    }).detach();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
-  bool done_ = false;
-};
+// gotest::BodyRunner (tests/body_runner.h): its main goroutine runs one
+// program after another and waits in a syscall scope in between, so the
+// deadlock detector stays quiet while the fuzzer prepares the next input.
 
 void run_input(const uint8_t* data, size_t size) {
   Program p = decode(data, size);
-  Runner::get().run([&] {
+  gotest::BodyRunner::get().run([&] {
     g_current = &p;
     if (rt::gomaxprocs() != p.procs) rt::gomaxprocs(p.procs);
     if (p.multi) {
