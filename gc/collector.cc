@@ -44,10 +44,7 @@ namespace rt::collector {
 
 namespace {
 
-// make() tells the pacer its bytes in chunks of this size per thread: the
-// granularity of heap_live, of the trigger test and of assists. A cycle
-// can start up to (threads allocating) x this past the trigger.
-constexpr uint64_t kFlushBytes = uint64_t{16} << 10;
+constexpr uint64_t kFlushBytes = uint64_t{64} << 10;
 // Go's forcegcperiod: sysmon starts a cycle when none ran for this long.
 constexpr int64_t kForceGcPeriodNs = int64_t{120} * 1'000'000'000;
 // Most scan work mark termination does with the world stopped before it
@@ -76,20 +73,6 @@ std::atomic<bool> g_bg_by_time{false};  // sysmon's request (runs even if not du
 // allocate: it must not wait for a cycle it is itself holding up).
 std::atomic<rt::sched::G*> g_cycle_owner{nullptr};
 std::atomic<uint32_t> g_worker_wake{0};
-// Goroutines that hit the trigger park here until marking starts (or the
-// cycle is no longer due): parked, they hold no P, so the sweep
-// termination stop never waits for them (see start_cycle_and_wait). Each
-// waiter's node lives on its own stack while it is parked.
-struct TriggerWaiter {
-  rt::sched::G* g;
-  TriggerWaiter* next;
-};
-rt::detail::Lock g_trigger_lock;
-TriggerWaiter* g_trigger_waiters = nullptr;  // g_trigger_lock
-// Bumped (under g_trigger_lock) by every wake-up, after the state it
-// reports changed: a waiter that read it before testing whether to wait
-// and finds it changed when it queues has missed a wake-up and tests again.
-uint64_t g_trigger_gen = 0;  // g_trigger_lock
 std::atomic<int32_t> g_workers_busy{0};
 int32_t g_nworkers = 0;  // g_collector_sema
 rt::detail::Lock g_start_lock;
@@ -109,28 +92,6 @@ bool mode_on(std::atomic<int>& mode, int from_env) {
 
 void run_cycle(uintptr_t own_floor, bool forced);
 
-// Wakes every goroutine parked in start_cycle_and_wait; each tests again
-// whether it still has to wait.
-void wake_trigger_waiters() {
-  TriggerWaiter* list;
-  {
-    rt::detail::LockGuard g(g_trigger_lock);
-    g_trigger_gen++;
-    list = g_trigger_waiters;
-    g_trigger_waiters = nullptr;
-  }
-  while (list) {
-    TriggerWaiter* next = list->next;  // read before the owner may run
-    rt::sched::goready(list->g);
-    list = next;
-  }
-}
-
-bool unlock_trigger_lock(rt::sched::G*, void*) {
-  g_trigger_lock.unlock();
-  return true;
-}
-
 void background_runner() {
   rt::sched::getg()->gc_skip_scan.store(true, std::memory_order_relaxed);
   for (;;) {
@@ -139,11 +100,7 @@ void background_runner() {
     // one runs wakes the runner again; it runs only if still due).
     g_bg_requested.store(false, std::memory_order_relaxed);
     bool by_time = g_bg_by_time.exchange(false, std::memory_order_relaxed);
-    if (by_time || pacer::test_trigger()) {
-      run_cycle(0, /*forced=*/false);
-    } else {
-      wake_trigger_waiters();
-    }
+    if (by_time || pacer::test_trigger()) run_cycle(0, /*forced=*/false);
   }
 }
 
@@ -167,7 +124,7 @@ void mark_worker() {
   }
 }
 
-void request_cycle(bool wake_idle = true);
+void request_cycle();
 void force_gc_check(int64_t now);
 
 void start_background_goroutines() {
@@ -307,7 +264,6 @@ void mark_to_completion(Pause* pause, bool concurrent, uint64_t* retries) {
   if (concurrent) {
     pause->start_world();
     wake_workers();
-    wake_trigger_waiters();
   }
   // Roots: the Root set, channel rings, every goroutine's stack, the
   // caller's own.
@@ -508,7 +464,6 @@ void run_cycle(uintptr_t own_floor, bool forced) {
   g_cycle_running.store(false, std::memory_order_relaxed);
   g_cycle_owner.store(nullptr, std::memory_order_relaxed);
   rt::sched::semrelease(&g_collector_sema);
-  wake_trigger_waiters();  // gcstoptheworld marks inside the pause only
 }
 
 }  // namespace
@@ -526,15 +481,10 @@ uint64_t slot_bytes(size_t bytes) {
   return (bytes + alloc::kPageSize - 1) & ~(alloc::kPageSize - 1);
 }
 
-// wake_idle = false from a goroutine about to park: the runner goes to
-// its P's runnext and runs there next. Waking an idle M for it instead
-// would hand an idle P to a thread still asleep, and the runner's first
-// act, stopping the world, would wait tens of microseconds for that thread
-// to wake, take the P and give it up.
-void request_cycle(bool wake_idle) {
+void request_cycle() {
   if (g_bg_requested.exchange(true, std::memory_order_relaxed)) return;
   start_background_goroutines();
-  rt::sched::semrelease(&g_bg_wake, /*handoff=*/false, wake_idle);
+  rt::sched::semrelease(&g_bg_wake);
 }
 
 // The heap reached the trigger: the allocating goroutine finishes the last
@@ -542,36 +492,18 @@ void request_cycle(bool wake_idle) {
 // a cycle and waits until it marks (or is no longer due), so that
 // allocation cannot run far past the trigger while the collector's
 // goroutine waits for a P. Not the goroutine running a cycle.
-//
-// It waits parked, not spinning in gosched: a goroutine that yields holds
-// its P between yields, and the sweep termination stop had to preempt it
-// (by signal, tens of microseconds) each time. Parked, it hands its P to
-// the cycle runner, which it readied on that P without waking an idle M
-// (the stop would wait for that M too), and is woken when the world
-// restarts for marking, when the cycle ends, or when the runner finds it
-// no longer due. No timer: arming one wakes an idle M as well.
 void start_cycle_and_wait() {
   rt::sched::G* self = rt::sched::getg();
   if (!self || self == g_cycle_owner.load(std::memory_order_relaxed)) return;
   while (phase() == kSweep && sweep_some(4) != 0) {
   }
-  for (;;) {
-    uint64_t gen;
-    {
-      rt::detail::LockGuard g(g_trigger_lock);
-      gen = g_trigger_gen;
+  for (int spins = 0; phase() != kMark && pacer::test_trigger(); spins++) {
+    request_cycle();
+    if (spins < 50) {
+      rt::sched::gosched();
+    } else {
+      rt::sched::sleep_ns(20'000);
     }
-    if (phase() == kMark || !pacer::test_trigger()) return;
-    request_cycle(/*wake_idle=*/false);
-    TriggerWaiter node{self, nullptr};
-    g_trigger_lock.lock();
-    if (g_trigger_gen != gen) {  // a wake-up since the test: test again
-      g_trigger_lock.unlock();
-      continue;
-    }
-    node.next = g_trigger_waiters;
-    g_trigger_waiters = &node;
-    rt::sched::gopark(unlock_trigger_lock, nullptr, rt::sched::WaitReason::kGCAssistWait);
   }
 }
 
@@ -600,7 +532,7 @@ void account_allocation(size_t bytes) {
   // Over the memory limit: give free pages back before allocating more
   // (Go's allocation-time scavenging).
   uint64_t excess = 0;
-  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 16 * kFlushBytes));
+  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 4 * kFlushBytes));
   // Only goroutines assist or start cycles; a plain thread inside make
   // holds the gate (and an unrooted result).
   if (!stopped_by_the_world()) return;

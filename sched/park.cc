@@ -150,13 +150,12 @@ void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   switch_to_g0(g, m);
 }
 
-void goready(G* g, bool wake_idle) {
+void goready(G* g) {
   cas_status(g, kGWaiting, kGRunnable);
   g->wait_reason = WaitReason::kNone;
   M* m = current_m();
   if (m && m->p) {
     runq_put(m->p, g, true);
-    if (!wake_idle) return;
   } else {
     LockGuard lk(sched.lock);
     globrunq_put(g);

@@ -45,9 +45,8 @@ extern std::atomic<void (*)(G*)> g_newproc_hook;
 // free: see gmp.h. Returns when some goready() resumes the G.
 void gopark(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
 // Makes a parked G runnable. Callable from goroutines, from g0 and from
-// threads that are not Ms. wake_idle: start an M on an idle P for it (Go's
-// wakep); false only for a caller about to park, whose P will run it.
-void goready(G* g, bool wake_idle = true);
+// threads that are not Ms.
+void goready(G* g);
 // A new time slice starts on p (sysmon preempts 10 ms into it).
 inline void begin_time_slice(P* p) {
   p->schedtick++;

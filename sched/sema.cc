@@ -133,9 +133,9 @@ void remove_waiter(Bucket* b, SemaWaiter* s) {
   s->queued = false;
 }
 
-void ready(SemaWaiter* s, bool wake_idle = true) {
+void ready(SemaWaiter* s) {
   if (s->g) {
-    goready(s->g, wake_idle);
+    goready(s->g);
   } else {
     notewakeup(&s->note);
   }
@@ -251,7 +251,7 @@ bool semacquire_until(std::atomic<uint32_t>* addr, int64_t deadline, SemaWaitOpt
   return acquire(addr, deadline == 0 ? 1 : deadline, opts);
 }
 
-void semrelease(std::atomic<uint32_t>* addr, bool handoff, bool wake_idle) {
+void semrelease(std::atomic<uint32_t>* addr, bool handoff) {
   Bucket* b = bucket_of(addr);
   addr->fetch_add(1, std::memory_order_seq_cst);
   if (b->nwait.load(std::memory_order_seq_cst) == 0) return;
@@ -265,7 +265,7 @@ void semrelease(std::atomic<uint32_t>* addr, bool handoff, bool wake_idle) {
   if (!s) return;
   bool handed = handoff && can_acquire(addr);
   if (handed) s->ticket = 1;
-  ready(s, wake_idle);
+  ready(s);
   // Directed yield: let the waiter we handed the count to run now.
   if (handed && getg() && rt::detail::held_runtime_locks() == 0) goyield();
 }

@@ -32,9 +32,7 @@ struct SemaWaitOpts {
 void semacquire(std::atomic<uint32_t>* addr, SemaWaitOpts opts = {});
 // Like semacquire with a deadline (nanotime); false if it timed out.
 bool semacquire_until(std::atomic<uint32_t>* addr, int64_t deadline, SemaWaitOpts opts = {});
-// wake_idle = false: the caller parks right after, and its P runs the
-// waiter (no M is woken for it; see goready).
-void semrelease(std::atomic<uint32_t>* addr, bool handoff = false, bool wake_idle = true);
+void semrelease(std::atomic<uint32_t>* addr, bool handoff = false);
 
 // Number of waiters queued on addr (tests, dumps).
 uint32_t sema_waiters(std::atomic<uint32_t>* addr);
