@@ -174,6 +174,27 @@ size_t MCentral::free_empty_spans() {
   return freed;
 }
 
+bool MCentral::release_if_empty(MSpan* s) {
+  MHeap& heap = MHeap::get();
+  {
+    rt::detail::LockGuard g(lock_);
+    // Off the lists: a cache owns it (its owner releases it on uncache) or
+    // a sweeper took it.
+    if (s->list == SpanList::kNone || s->owner.load(std::memory_order_relaxed) != nullptr) return false;
+    if (s->frees_pending()) s->reclaim();
+    if (!s->releasable()) return false;
+    // Which generation's list holds it: a span's sweepgen is the heap's on
+    // the swept lists (as note_remote_free reads it).
+    uint32_t sg = heap.sweepgen();
+    uint32_t span_sg = s->sweepgen.load(std::memory_order_relaxed);
+    RT_ASSERT(span_sg == sg || span_sg == sg - 2);
+    bool swept = span_sg == sg;
+    (s->list == SpanList::kPartial ? partial_ : full_)[sweep_index(swept)].remove(s);
+  }
+  heap.free_span(s);
+  return true;
+}
+
 size_t MCentral::npartial() const {
   rt::detail::LockGuard g(lock_);
   size_t n = 0;

@@ -54,6 +54,10 @@ class MCentral {
   // Returns every span holding no object to the heap (after folding in
   // pending frees). Returns how many went.
   size_t free_empty_spans();
+  // The collector's sweep emptied `s` (a span of this class): returns it to
+  // the heap now if no cache owns it and no slot is taken after folding in
+  // pending frees (Go's sweeper frees a span it empties). True if it went.
+  bool release_if_empty(MSpan* s);
 
   size_t npartial() const;  // for tests and stats
 

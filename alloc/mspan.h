@@ -64,6 +64,9 @@ struct MSpan {
   MSpan* next = nullptr;
   MSpan* prev = nullptr;
   SpanList list = SpanList::kNone;
+  // The collector's list of spans its sweep emptied this cycle (gc/sweep.cc):
+  // pushed by the one sweeper of the span, drained once the sweep is over.
+  MSpan* emptied_next = nullptr;
 
   // --- allocation state (see the file comment for who may write) -------
   // release/acquire: a reader that sees a reset freeindex also sees the

@@ -44,7 +44,7 @@ namespace rt::collector {
 
 namespace {
 
-constexpr uint64_t kFlushBytes = uint64_t{64} << 10;
+constexpr uint64_t kFlushBytes = pacer::kAllocFlushBytes;
 // Go's forcegcperiod: sysmon starts a cycle when none ran for this long.
 constexpr int64_t kForceGcPeriodNs = int64_t{120} * 1'000'000'000;
 // Most scan work mark termination does with the world stopped before it
@@ -59,6 +59,7 @@ constexpr int64_t kRaggedTimeoutNs = 1'000'000;
 std::atomic<uint32_t> g_collector_sema{1};  // one cycle at a time
 std::atomic<bool> g_cycle_running{false};
 thread_local uint64_t t_unflushed = 0;  // slot bytes of make() not yet told to the pacer
+thread_local uint64_t t_unflushed_scan = 0;  // ... of which in scannable objects
 std::atomic<int64_t> g_force_period{kForceGcPeriodNs};
 
 std::atomic<int> g_stw_mode{-1};        // -1: from RT_DEBUG at first use
@@ -522,12 +523,15 @@ void force_gc_check(int64_t now) {
 
 }  // namespace
 
-void account_allocation(size_t bytes) {
-  t_unflushed += slot_bytes(bytes);
+void account_allocation(size_t bytes, bool scan) {
+  uint64_t slot = slot_bytes(bytes);
+  t_unflushed += slot;
+  if (scan) t_unflushed_scan += slot;
   if (__builtin_expect(t_unflushed < kFlushBytes, 1)) return;
   uint64_t flushed = t_unflushed;
   t_unflushed = 0;
-  pacer::note_alloc(flushed);
+  pacer::note_alloc(flushed, t_unflushed_scan);
+  t_unflushed_scan = 0;
   if (rt::detail::t_runtime_locks != 0) return;
   // Over the memory limit: give free pages back before allocating more
   // (Go's allocation-time scavenging).

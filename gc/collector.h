@@ -47,7 +47,9 @@
 namespace rt::collector {
 
 void collect();
-void account_allocation(size_t bytes);
+// make() of `bytes` (scan: the object holds pointers): tells the pacer in
+// 64 KiB batches per thread, and pays assists / starts cycles there.
+void account_allocation(size_t bytes, bool scan);
 // The heap-live trigger in bytes (for tests); 0 = off.
 uint64_t trigger_bytes();
 // sysmon's forced-cycle period (Go's forcegcperiod, 2 minutes); ns <= 0

@@ -51,7 +51,7 @@ void* gc_alloc_scan(TypeInfo* ti, size_t count) {
   size_t bytes = rt::collector::kHeaderSize + ti->size * count;
   // Safe points (preemption, assists) come before the object exists.
   rt::sched::preempt_check();
-  rt::collector::account_allocation(bytes);
+  rt::collector::account_allocation(bytes, /*scan=*/true);
   // From here to the return nothing can stop the world: this is librt code
   // (no asynchronous preemption) and allocate's only safe point comes
   // before it takes a slot.
@@ -66,7 +66,7 @@ void* gc_alloc_scan(TypeInfo* ti, size_t count) {
 void* gc_alloc_noscan(size_t bytes) {
   if (bytes < rt::collector::kMinObjectBytes) bytes = rt::collector::kMinObjectBytes;
   rt::sched::preempt_check();
-  rt::collector::account_allocation(bytes);
+  rt::collector::account_allocation(bytes, /*scan=*/false);
   void* slot = alloc::allocate(bytes, alloc::kNoScan);
   rt::collector::publish_managed(slot);
   return slot;
@@ -92,7 +92,7 @@ void* gc_alloc_tiny(size_t bytes, size_t align) {
   }
   // A new block (the only allocation the pacer sees; its assist or wait
   // may move this goroutine to another P: the P is read again after).
-  account_allocation(kTinyBytes);
+  account_allocation(kTinyBytes, /*scan=*/false);
   void* slot = alloc::allocate(kTinyBytes, alloc::kNoScan);
   publish_managed(slot);
   if (on_p) {

@@ -9,6 +9,7 @@
 #include "gc/mark.h"
 #include "runtime/env.h"
 #include "runtime/lock.h"
+#include "sched/gmp.h"
 #include "sched/stack.h"
 
 namespace rt::collector::pacer {
@@ -21,6 +22,7 @@ constexpr uint64_t kTriggerDen = 64;
 constexpr uint64_t kMinTriggerNum = 45;  // ~0.70 of the way from marked to goal
 constexpr uint64_t kMaxTriggerNum = 61;  // ~0.95
 constexpr double kGoalUtilization = 0.25;
+constexpr double kMaxOvershoot = 1.05;  // the heap's bound while marking, x goal
 constexpr double kRetainExtra = 1.10;      // the scavenger keeps 110% of the goal
 constexpr double kLimitReduceExtra = 0.95;  // ... or 95% of the limit
 
@@ -29,6 +31,10 @@ std::atomic<int> g_percent{INT_MIN};
 std::atomic<int64_t> g_limit{0};
 
 std::atomic<uint64_t> g_heap_live{0};
+// The scannable part of heap live: reset with it at mark termination to
+// what the cycle scanned plus its scannable black allocation.
+std::atomic<uint64_t> g_heap_scan_live{0};
+std::atomic<uint64_t> g_scan_at_start{0};  // g_heap_scan_live at sweep termination
 // Committed after each cycle (and on a setting change), read lock-free.
 std::atomic<uint64_t> g_heap_marked{0};
 std::atomic<uint64_t> g_percent_goal{0};
@@ -131,6 +137,22 @@ uint64_t memory_limit_goal(int64_t limit_signed) {
   return std::max(goal, marked);
 }
 
+// Moves a counter that others add to concurrently from `from` to `to`.
+void rebase(std::atomic<uint64_t>& counter, uint64_t from, uint64_t to) {
+  if (from > to) {
+    counter.fetch_sub(from - to, std::memory_order_relaxed);
+  } else {
+    counter.fetch_add(to - from, std::memory_order_relaxed);
+  }
+}
+
+// The allocation the pacer may not have seen when the heap reaches the
+// trigger: a batch per P, and one more while the cycle starts.
+uint64_t batch_reserve() {
+  auto procs = static_cast<uint64_t>(std::max(rt::sched::gomaxprocs_n.load(std::memory_order_relaxed), 1));
+  return (procs + 1) * kAllocFlushBytes;
+}
+
 uint64_t trigger_for(uint64_t goal) {
   if (goal == UINT64_MAX) return UINT64_MAX;
   uint64_t marked = g_heap_marked.load(std::memory_order_relaxed);
@@ -139,6 +161,8 @@ uint64_t trigger_for(uint64_t goal) {
   uint64_t min_trigger = marked + span / kTriggerDen * kMinTriggerNum;
   uint64_t max_trigger = marked + span / kTriggerDen * kMaxTriggerNum;
   if (goal > kHeapMinimum && goal - kHeapMinimum > max_trigger) max_trigger = goal - kHeapMinimum;
+  uint64_t reserve = batch_reserve();
+  if (goal > reserve) max_trigger = std::min(max_trigger, goal - reserve);
   max_trigger = std::max(max_trigger, min_trigger);
   uint64_t runway = g_runway.load(std::memory_order_relaxed);
   uint64_t t = runway > goal ? min_trigger : goal - runway;
@@ -175,7 +199,10 @@ int64_t set_memory_limit(int64_t bytes) {
   return old;
 }
 
-void note_alloc(uint64_t bytes) { g_heap_live.fetch_add(bytes, std::memory_order_relaxed); }
+void note_alloc(uint64_t bytes, uint64_t scan_bytes) {
+  g_heap_live.fetch_add(bytes, std::memory_order_relaxed);
+  if (scan_bytes != 0) g_heap_scan_live.fetch_add(scan_bytes, std::memory_order_relaxed);
+}
 
 uint64_t heap_live() { return g_heap_live.load(std::memory_order_relaxed); }
 
@@ -213,6 +240,7 @@ void start_cycle(int64_t now) {
   rt::detail::LockGuard lk(g_lock);
   g_mark_start = now;
   g_triggered.store(heap_live(), std::memory_order_relaxed);
+  g_scan_at_start.store(g_heap_scan_live.load(std::memory_order_relaxed), std::memory_order_relaxed);
   g_cycle_goal.store(goal, std::memory_order_relaxed);
   g_mark_counters.stack_scanned_bytes.store(0, std::memory_order_relaxed);
   g_mark_counters.globals_scanned_bytes.store(0, std::memory_order_relaxed);
@@ -241,13 +269,13 @@ void end_cycle(const MarkResult& r) {
     std::copy(g_last_cons_mark + 1, g_last_cons_mark + 4, g_last_cons_mark);
     g_last_cons_mark[3] = current;
   }
-  // Heap live restarts from the marked heap (concurrent allocation keeps
-  // adding to it).
-  if (live_end > marked) {
-    g_heap_live.fetch_sub(live_end - marked, std::memory_order_relaxed);
-  } else {
-    g_heap_live.fetch_add(marked - live_end, std::memory_order_relaxed);
-  }
+  // Heap live restarts from the marked heap, its scannable part from what
+  // was scanned plus the scannable black allocation (concurrent allocation
+  // keeps adding to both: they move by the difference).
+  rebase(g_heap_live, live_end, marked);
+  uint64_t scan_end = g_heap_scan_live.load(std::memory_order_relaxed);
+  uint64_t scan_start = g_scan_at_start.load(std::memory_order_relaxed);
+  rebase(g_heap_scan_live, scan_end, r.heap_scan + (scan_end > scan_start ? scan_end - scan_start : 0));
   g_live_at_term.store(live_end, std::memory_order_relaxed);
   g_heap_marked.store(marked, std::memory_order_relaxed);
   g_last_heap_scan = r.heap_scan;
@@ -282,8 +310,13 @@ void assist_ratios(double* work_per_byte, double* bytes_per_work) {
       std::min<uint64_t>(memory_limit() == kNoLimit ? cycle_goal() : heap_goal(), INT64_MAX / 4));
   int64_t triggered = static_cast<int64_t>(g_triggered.load(std::memory_order_relaxed));
   int64_t expected = static_cast<int64_t>(g_expected_scan.load(std::memory_order_relaxed));
-  // Worst case: all of the heap live is scannable.
-  int64_t max_work = static_cast<int64_t>(live + g_last_stack_globals.load(std::memory_order_relaxed));
+  // Worst case: every scannable object that was there when the mark began
+  // (later ones are black) and the stacks and globals.
+  int64_t max_work = static_cast<int64_t>(g_scan_at_start.load(std::memory_order_relaxed) +
+                                          g_last_stack_globals.load(std::memory_order_relaxed));
+  // The most the heap may reach while marking (see pacer.h).
+  int64_t bound = std::max(goal, static_cast<int64_t>(static_cast<double>(goal) * kMaxOvershoot) -
+                                     static_cast<int64_t>(batch_reserve()));
   if (static_cast<int64_t>(work) > expected) {
     // More work than expected: stretch the goal in proportion, up to the
     // hard goal, and expect the worst case.
@@ -291,12 +324,12 @@ void assist_ratios(double* work_per_byte, double* bytes_per_work) {
       int64_t ext = static_cast<int64_t>(static_cast<double>(goal - triggered) / static_cast<double>(expected) *
                                          static_cast<double>(max_work)) + triggered;
       int64_t hard = static_cast<int64_t>((1.0 + percent / 100.0) * static_cast<double>(goal));
-      goal = std::min(ext, hard);
+      goal = std::min({ext, hard, bound});
     }
     expected = max_work;
   }
   if (static_cast<int64_t>(live) > goal) {
-    goal = static_cast<int64_t>(static_cast<double>(goal) * 1.1);
+    goal = bound;
     expected = max_work;
   }
   // Until marking is over, assume at least 5% of the expected work is left

@@ -21,13 +21,24 @@
 // Go 1.21's smoothing) gives the runway: the bytes
 // the program allocates while the next cycle scans its expected work at
 // 25% utilisation. trigger = goal - runway, clamped to 70%..95% of the way
-// from marked to goal (95%: at most goal - 4 MiB for big heaps).
+// from marked to goal (95%: at most goal - 4 MiB for big heaps), and
+// at most goal - (GOMAXPROCS + 1) allocation batches: what the heap can
+// pass the trigger by, unseen, before the cycle begins.
 //
 // Assist ratio (Go's revise): while marking, a goroutine owes
 //   (expected scan work - work done) / (goal - heap live)
 // units of scan work per byte it allocates; past the expected work the
 // goal is stretched towards Go's hard goal (goal x (1 + GOGC/100)), past
-// the goal by 10%.
+// the goal by 10%, but here never past the bound: 5% over the goal, less
+// the trigger's batch reserve. Past the bound every byte owes all the
+// remaining work (a goroutine that finds none parks until marking ends):
+// the heap stays within 5% of its goal, where Go's may reach the hard
+// goal, unless the CPU limiter turns assists off. The stretch is in proportion to the worst case: the
+// scannable heap when the cycle started (objects allocated during the mark
+// are black and never scanned) plus stacks and globals. Go counts the
+// scannable heap live at each reading, which grows with the mark's own
+// allocation; a steady heap then stretches a cycle that finds a little
+// more work than the last by the whole runway's worth.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +47,10 @@
 namespace rt::collector::pacer {
 
 inline constexpr int64_t kNoLimit = INT64_MAX;
+// Each thread tells the pacer about its allocation in batches of this many
+// bytes (collector.cc): heap live lags the real heap by up to one batch
+// per thread, and the trigger keeps that much room below the goal.
+inline constexpr uint64_t kAllocFlushBytes = uint64_t{64} << 10;
 
 // Settings (RT_GOGC / RT_MEMLIMIT at first use). Setters return the old
 // value and recompute the goal; set_memory_limit with a negative argument
@@ -45,8 +60,9 @@ int set_gc_percent(int percent);
 int64_t memory_limit();
 int64_t set_memory_limit(int64_t bytes);
 
-// Heap live, bytes.
-void note_alloc(uint64_t bytes);
+// Heap live, bytes, of which `scan_bytes` in objects that hold pointers
+// (Go's heapScan: the most the next cycle can have to scan).
+void note_alloc(uint64_t bytes, uint64_t scan_bytes);
 uint64_t heap_live();
 
 // The goal now (with the memory limit's cap at this moment); UINT64_MAX

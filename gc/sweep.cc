@@ -28,6 +28,10 @@ std::atomic<size_t> g_nchunks{0};
 std::atomic<size_t> g_next_chunk{0};  // claim cursor
 std::atomic<size_t> g_chunks_done{0};
 std::atomic<uint64_t> g_live_bytes{0}, g_live_objects{0}, g_freed{0}, g_destroyed{0};
+// Spans this sweep emptied (a Treiber stack through MSpan::emptied_next):
+// sweepers push with release, sweep_finish takes the whole stack with
+// acquire once every chunk is done, so no pop races a push (no ABA).
+std::atomic<alloc::MSpan*> g_emptied{nullptr};
 
 // Runs the destructor of a dead scan object and clears its header.
 void destroy_dead(alloc::MSpan* s, size_t idx, SweepResult* r) {
@@ -43,6 +47,7 @@ void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
   size_t slot_bytes = s->is_large() ? s->npages * alloc::kPageSize : s->elemsize;
   std::atomic<uint64_t>* marks = marks_of(s, e);
   std::atomic<uint64_t>* next_marks = marks_of(s, e ^ 1);
+  bool any_live = false, emptied_some = false;
   for (size_t w = 0; w < s->nwords; w++) {
     uint64_t managed = s->managed_bits[w].load(std::memory_order_acquire);
     uint64_t marked = marks[w].load(std::memory_order_relaxed);
@@ -51,6 +56,7 @@ void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
     uint64_t dead = managed & ~marked;
     r->live_objects += std::popcount(live);
     r->live_bytes += std::popcount(live) * slot_bytes;
+    any_live |= live != 0;
     if (!dead) continue;
     if (!s->noscan()) {
       for (uint64_t d = dead; d; d &= d - 1) destroy_dead(s, w * 64 + std::countr_zero(d), r);
@@ -65,6 +71,33 @@ void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
     for (uint64_t d = dead; d; d &= d - 1)
       alloc::poison_range(reinterpret_cast<void*>(s->object_base(w * 64 + std::countr_zero(d))), s->elemsize);
     alloc::free_objects_in_word(s, w, dead);
+    emptied_some = true;
+  }
+  // Emptied: noted, to go back to the heap when the sweep is over if it is
+  // still empty then (sweep_finish).
+  if (emptied_some && !any_live && !s->is_large()) {
+    alloc::MSpan* head = g_emptied.load(std::memory_order_relaxed);
+    do {
+      s->emptied_next = head;
+    } while (!g_emptied.compare_exchange_weak(head, s, std::memory_order_release, std::memory_order_relaxed));
+  }
+}
+
+// Returns the spans the sweep emptied, and that nothing allocated from
+// since, to the heap: their pages then count as free (the memory limit's
+// goal and the scavenger see them) rather than as idle spans on mcentral
+// lists until the heap must grow, as Go's sweeper frees a span it empties.
+// Not during the sweep: the span walk would defer each release to its end,
+// and meanwhile allocation could not reuse the span. Still inside the
+// walk, so the span structs are not reused under us.
+void release_emptied() {
+  alloc::MSpan* s = g_emptied.exchange(nullptr, std::memory_order_acquire);
+  while (s) {
+    alloc::MSpan* next = s->emptied_next;
+    s->emptied_next = nullptr;
+    alloc::MHeap::get().central(s->spanclass).release_if_empty(s);
+    sched::preempt_check();
+    s = next;
   }
 }
 
@@ -134,6 +167,7 @@ SweepResult sweep_finish() {
       sched_yield();
     }
   }
+  release_emptied();
   SweepResult r;
   r.live_bytes = g_live_bytes.load(std::memory_order_relaxed);
   r.live_objects = g_live_objects.load(std::memory_order_relaxed);

@@ -21,6 +21,12 @@
 // bit is cleared and its slot goes back through the allocator's
 // explicit-free path (local or remote free bits, folded in at the span's
 // next reclaim; a large object's span goes back once the pin is gone).
+// A small span left with no live object is noted on a list; when every
+// chunk is swept, those that no allocator has taken since go back to the
+// heap (Go's sweeper frees an emptied span at once; here the pin defers
+// that anyway, and until the sweep ends allocation may still reuse them).
+// Their pages then count as free, for the memory limit's goal and the
+// scavenger, instead of idling on mcentral lists until the heap must grow.
 //
 // Nothing here runs with the world stopped, so no pause grows with the heap.
 #pragma once
@@ -45,7 +51,8 @@ void sweep_begin(uint32_t e);
 // Sweeps up to max_chunks unclaimed chunks; returns how many it swept.
 size_t sweep_some(size_t max_chunks);
 // The collector: sweeps what is left, waits for chunks other goroutines
-// claimed, and returns the cycle's totals.
+// claimed, returns the spans the sweep emptied (and nothing has allocated
+// from since) to the heap, and returns the cycle's totals.
 SweepResult sweep_finish();
 
 }  // namespace rt::collector
