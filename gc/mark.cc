@@ -58,7 +58,16 @@ void shade(uintptr_t w, GcWork* gw) {
 // Stacks hold ASan redzones; the loads here are deliberate.
 __attribute__((no_sanitize("address"))) void scan_range(uintptr_t lo, uintptr_t hi, GcWork* gw) {
   lo = (lo + 7) & ~uintptr_t{7};
-  for (uintptr_t p = lo; p + 8 <= hi; p += 8) shade(load_word(p), gw);
+  for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+#if defined(RT_ASAN)
+    // A poisoned word is a redzone, a local out of its scope, or the unused
+    // tail of an ASan fake frame (whose size class exceeds the frame):
+    // no live value is there, only what earlier frames left. Skipping it
+    // keeps those stale words from retaining garbage.
+    if (__asan_address_is_poisoned(reinterpret_cast<void*>(p))) continue;
+#endif
+    shade(load_word(p), gw);
+  }
 }
 
 // Grey objects are scanned kPrefetchAhead pops after they are popped:

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -112,10 +113,19 @@ inline void full_gc() {
 // on some other goroutine's stack (its frames reuse stack memory earlier
 // goroutines wrote) may keep a dead object one cycle more, under load
 // often, as conservative scanning allows; the caller then asserts.
+// Between collections the caller sleeps a moment, so that the other
+// goroutines run and overwrite their stale words. Sanitizer builds (frames
+// several times larger, ASan's fake frames) get twice the collections.
 template <typename F>
 void full_gc_until(F&& done, int cycles = 4) {
+#if defined(RT_ASAN) || defined(RT_TSAN)
+  cycles *= 2;
+#endif
   full_gc();
-  for (int i = 1; i < cycles && !done(); i++) full_gc();
+  for (int i = 1; i < cycles && !done(); i++) {
+    rt::sleep(std::chrono::milliseconds(1));
+    full_gc();
+  }
 }
 
 // Whether p is still a live GC'd object (no allocation may happen between
