@@ -178,8 +178,8 @@ bool MCentral::release_if_empty(MSpan* s) {
   MHeap& heap = MHeap::get();
   {
     rt::detail::LockGuard g(lock_);
-    // Off the lists: a cache owns it (its owner releases it on uncache) or
-    // a sweeper took it.
+    // Off the lists: a cache owns it (its owner releases it on uncache), or
+    // it already went to free_span and waits for the span walk to end.
     if (s->list == SpanList::kNone || s->owner.load(std::memory_order_relaxed) != nullptr) return false;
     if (s->frees_pending()) s->reclaim();
     if (!s->releasable()) return false;

@@ -60,10 +60,9 @@ __attribute__((no_sanitize("address"))) void scan_range(uintptr_t lo, uintptr_t 
   lo = (lo + 7) & ~uintptr_t{7};
   for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
 #if defined(RT_ASAN)
-    // A poisoned word is a redzone, a local out of its scope, or the unused
-    // tail of an ASan fake frame (whose size class exceeds the frame):
-    // no live value is there, only what earlier frames left. Skipping it
-    // keeps those stale words from retaining garbage.
+    // A word ASan poisoned (a redzone, a local out of its scope, a retired
+    // fake frame) holds no live value, only what earlier frames left:
+    // skipping it keeps those stale words from retaining garbage.
     if (__asan_address_is_poisoned(reinterpret_cast<void*>(p))) continue;
 #endif
     shade(load_word(p), gw);

@@ -35,6 +35,10 @@ std::atomic<uint64_t> g_heap_live{0};
 // what the cycle scanned plus its scannable black allocation.
 std::atomic<uint64_t> g_heap_scan_live{0};
 std::atomic<uint64_t> g_scan_at_start{0};  // g_heap_scan_live at sweep termination
+// Dead bytes the last mark left that the sweep has not freed yet: set at
+// mark termination (heap live then, less marked), lowered by note_swept;
+// may dip below 0 (heap live counts whole batches), read clamped.
+std::atomic<int64_t> g_unswept_dead{0};
 // Committed after each cycle (and on a setting change), read lock-free.
 std::atomic<uint64_t> g_heap_marked{0};
 std::atomic<uint64_t> g_percent_goal{0};
@@ -126,9 +130,13 @@ uint64_t memory_limit_goal(int64_t limit_signed) {
   uint64_t limit = static_cast<uint64_t>(std::max<int64_t>(limit_signed, 0));
   uint64_t marked = g_heap_marked.load(std::memory_order_relaxed);
   Memory m = read_memory();
-  // Heap object bytes: heap live, at most the in-use spans (the rest of
-  // those spans is fragmentation, which counts as non-heap memory).
-  uint64_t heap_alloc = std::min(heap_live(), m.heap_inuse);
+  // Heap object bytes: heap live and the dead objects the sweep has not
+  // freed yet (Go's heapAlloc counts them too), at most the in-use spans
+  // (the rest of those spans is fragmentation, which counts as non-heap
+  // memory). Without the dead, the goal would drop to the marked heap
+  // during every sweep and start the next cycle at once.
+  int64_t dead = std::max<int64_t>(g_unswept_dead.load(std::memory_order_relaxed), 0);
+  uint64_t heap_alloc = std::min(heap_live() + static_cast<uint64_t>(dead), m.heap_inuse);
   uint64_t nonheap = m.mapped - std::min(m.mapped, m.heap_free + heap_alloc);
   uint64_t overage = m.mapped > limit ? m.mapped - limit : 0;
   if (nonheap + overage >= limit) return marked;
@@ -206,6 +214,10 @@ void note_alloc(uint64_t bytes, uint64_t scan_bytes) {
 
 uint64_t heap_live() { return g_heap_live.load(std::memory_order_relaxed); }
 
+void note_swept(uint64_t bytes) {
+  if (bytes != 0) g_unswept_dead.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+}
+
 uint64_t heap_goal() {
   uint64_t goal = percent_goal();
   int64_t limit = memory_limit();
@@ -273,6 +285,8 @@ void end_cycle(const MarkResult& r) {
   // was scanned plus the scannable black allocation (concurrent allocation
   // keeps adding to both: they move by the difference).
   rebase(g_heap_live, live_end, marked);
+  // The world is stopped and the last sweep is over: nothing else writes it.
+  g_unswept_dead.store(live_end > marked ? static_cast<int64_t>(live_end - marked) : 0, std::memory_order_relaxed);
   uint64_t scan_end = g_heap_scan_live.load(std::memory_order_relaxed);
   uint64_t scan_start = g_scan_at_start.load(std::memory_order_relaxed);
   rebase(g_heap_scan_live, scan_end, r.heap_scan + (scan_end > scan_start ? scan_end - scan_start : 0));
@@ -314,16 +328,19 @@ void assist_ratios(double* work_per_byte, double* bytes_per_work) {
   // (later ones are black) and the stacks and globals.
   int64_t max_work = static_cast<int64_t>(g_scan_at_start.load(std::memory_order_relaxed) +
                                           g_last_stack_globals.load(std::memory_order_relaxed));
+  // Products of the goal are formed in double and clamped before the
+  // cast: with GOGC off and no limit the goal stands at INT64_MAX / 4.
+  auto to_bytes = [](double x) { return static_cast<int64_t>(std::min(x, static_cast<double>(INT64_MAX / 2))); };
   // The most the heap may reach while marking (see pacer.h).
-  int64_t bound = std::max(goal, static_cast<int64_t>(static_cast<double>(goal) * kMaxOvershoot) -
+  int64_t bound = std::max(goal, to_bytes(static_cast<double>(goal) * kMaxOvershoot) -
                                      static_cast<int64_t>(batch_reserve()));
   if (static_cast<int64_t>(work) > expected) {
     // More work than expected: stretch the goal in proportion, up to the
     // hard goal, and expect the worst case.
     if (expected > 0 && goal > triggered) {
-      int64_t ext = static_cast<int64_t>(static_cast<double>(goal - triggered) / static_cast<double>(expected) *
-                                         static_cast<double>(max_work)) + triggered;
-      int64_t hard = static_cast<int64_t>((1.0 + percent / 100.0) * static_cast<double>(goal));
+      int64_t ext = to_bytes(static_cast<double>(goal - triggered) / static_cast<double>(expected) *
+                                 static_cast<double>(max_work) + static_cast<double>(triggered));
+      int64_t hard = to_bytes((1.0 + percent / 100.0) * static_cast<double>(goal));
       goal = std::min({ext, hard, bound});
     }
     expected = max_work;

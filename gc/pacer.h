@@ -31,9 +31,12 @@
 // goal is stretched towards Go's hard goal (goal x (1 + GOGC/100)), past
 // the goal by 10%, but here never past the bound: 5% over the goal, less
 // the trigger's batch reserve. Past the bound every byte owes all the
-// remaining work (a goroutine that finds none parks until marking ends):
-// the heap stays within 5% of its goal, where Go's may reach the hard
-// goal, unless the CPU limiter turns assists off. The stretch is in proportion to the worst case: the
+// remaining work (a goroutine that finds none parks until marking ends).
+// So heap live stays within 5% of the goal, where Go's may reach the hard
+// goal, unless the CPU limiter turns assists off, or more threads allocate
+// at once than the reserve has batches for (each adds its last batch
+// before it assists; plain threads and allocation inside runtime locks
+// never assist). The stretch is in proportion to the worst case: the
 // scannable heap when the cycle started (objects allocated during the mark
 // are black and never scanned) plus stacks and globals. Go counts the
 // scannable heap live at each reading, which grows with the mark's own
@@ -64,6 +67,10 @@ int64_t set_memory_limit(int64_t bytes);
 // (Go's heapScan: the most the next cycle can have to scan).
 void note_alloc(uint64_t bytes, uint64_t scan_bytes);
 uint64_t heap_live();
+// The sweep freed `bytes` of dead objects (slot bytes). Until the sweep
+// reaches them, the dead objects marking left still occupy the heap; the
+// memory limit's goal counts them as heap, not as memory beside it.
+void note_swept(uint64_t bytes);
 
 // The goal now (with the memory limit's cap at this moment); UINT64_MAX
 // when neither GOGC nor a limit bounds the heap.

@@ -13,6 +13,7 @@
 #include "alloc/mheap.h"
 #include "alloc/poison.h"
 #include "gc/heapobj.h"
+#include "gc/pacer.h"
 #include "gc/phase.h"
 #include "sched/proc.h"
 
@@ -63,6 +64,7 @@ void sweep_span(alloc::MSpan* s, uint32_t e, SweepResult* r) {
     }
     s->managed_bits[w].fetch_and(~dead, std::memory_order_relaxed);
     r->freed_objects += std::popcount(dead);
+    r->freed_bytes += std::popcount(dead) * slot_bytes;
     if (s->is_large()) {
       alloc::free_object(reinterpret_cast<void*>(s->start));
       continue;
@@ -120,6 +122,7 @@ void sweep_chunk(size_t chunk, uint32_t e) {
   g_live_objects.fetch_add(r.live_objects, std::memory_order_relaxed);
   g_freed.fetch_add(r.freed_objects, std::memory_order_relaxed);
   g_destroyed.fetch_add(r.destroyed, std::memory_order_relaxed);
+  pacer::note_swept(r.freed_bytes);
   g_chunks_done.fetch_add(1, std::memory_order_release);
 }
 

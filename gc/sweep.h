@@ -42,6 +42,7 @@ struct SweepResult {
   uint64_t live_bytes = 0;
   uint64_t live_objects = 0;
   uint64_t freed_objects = 0;
+  uint64_t freed_bytes = 0;  // their slot bytes
   uint64_t destroyed = 0;  // destructor calls (elements)
 };
 

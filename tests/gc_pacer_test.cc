@@ -152,9 +152,10 @@ void steady_state(int percent) {
       EXPECT_LE(static_cast<double>(c.next_goal), std::max(want, minimum) * 1.10 + (1 << 20));
     }
     // Every cycle ends within 5% of its goal: assists hold the heap there
-    // (pacer.h). Only the CPU limiter may let it pass, by switching assists
-    // off when the collector's CPU share runs high (a starved box): then
-    // at most 10% of the cycles.
+    // (pacer.h; three allocating goroutines fit the trigger's reserve of
+    // GOMAXPROCS + 1 batches). Only the CPU limiter may let it pass, by
+    // switching assists off when the collector's CPU share runs high (a
+    // starved box): then at most 10% of the cycles.
     uint64_t limited = rt::collector::cpulimit::stats().times_enabled - limiter_before;
     if (limited == 0) {
       EXPECT_EQ(over, 0) << "cycles whose heap passed 105% of the goal";
