@@ -30,7 +30,7 @@ void checkdead() {
   if (g_external_wakers.load(std::memory_order_seq_cst) > 0) return;
   if (user_goroutines() == 0) return;  // nothing waits
   if (sched.runq_size.load(std::memory_order_relaxed) != 0) return;
-  for (int32_t i = 0; i < gomaxprocs_n.load(std::memory_order_relaxed); i++) {
+  for (int32_t i = 0; i < gomaxprocs_n.load(std::memory_order_acquire); i++) {
     if (allp[i]->timer0_when.load(std::memory_order_relaxed) != 0) return;
     if (!runq_empty(allp[i])) return;
   }

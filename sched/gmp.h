@@ -314,6 +314,9 @@ struct Sched {
 // --- globals and accessors (proc.cc) ---------------------------------------
 extern Sched sched;
 extern P** allp;             // GOMAXPROCS Ps
+// The number of Ps in allp. procresize fills allp[old..n) and then stores n
+// with release; a thread that loads n with acquire (sysmon, stealing,
+// timers: they run beside procresize) sees those entries set up.
 extern std::atomic<int32_t> gomaxprocs_n;
 
 // initial-exec: read by the signal handlers, which must not call __tls_get_addr.

@@ -379,7 +379,7 @@ void resetspinning() {
 
 // Steals from other Ps; runs their expired timers on the way.
 G* steal_work(P* p, bool* ran_timers) {
-  int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t n = gomaxprocs_n.load(std::memory_order_acquire);
   for (int pass = 0; pass < 4; pass++) {
     bool last = pass == 3;
     uint32_t start = fastrand() % static_cast<uint32_t>(n);
@@ -452,7 +452,7 @@ top:
   }
 
   // Steal, but cap the spinners at half the busy Ps.
-  int32_t procs = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t procs = gomaxprocs_n.load(std::memory_order_acquire);
   if (m->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
                          procs - sched.npidle.load(std::memory_order_relaxed)) {
     if (!m->spinning) {

@@ -172,7 +172,7 @@ void globrunq_put_batch(G* head, G* tail, int32_t n) {
 G* globrunq_get(P* p, int32_t max) {
   int32_t size = sched.runq_size.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
-  int32_t procs = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t procs = gomaxprocs_n.load(std::memory_order_acquire);
   int32_t n = size / procs + 1;
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;

@@ -36,7 +36,7 @@ bool for_each_p_at_safe_point(void (*fn)(P*), int64_t timeout_ns) {
   if (G* g = getg()) g->nopreempt++;  // our own P is served here, not by a yield
   M* me = current_m();
   P* own = me ? me->p : nullptr;
-  int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t n = gomaxprocs_n.load(std::memory_order_acquire);
   uint32_t gen;
   {
     LockGuard lk(sched.lock);

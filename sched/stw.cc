@@ -31,7 +31,7 @@ StwStats g_stats;             // guarded by g_stats_lock
 // it stop at its next safe point (each make, channel or lock operation);
 // the signal, when `signal`, reaches one in a loop with no safe point.
 void preempt_all(bool signal) {
-  int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t n = gomaxprocs_n.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++) {
     P* p = allp[i];
     if (p->status.load(std::memory_order_relaxed) != kPRunning) continue;
@@ -78,7 +78,7 @@ int64_t stop_the_world(const char*) {
   bool wait;
   {
     LockGuard lk(sched.lock);
-    int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+    int32_t n = gomaxprocs_n.load(std::memory_order_acquire);
     sched.stopwait = n;
     // No waker can run before this lock is released: drop a stale wake-up
     // left by the last stop (which may have finished while its stopper
@@ -136,7 +136,7 @@ void start_the_world() {
   {
     LockGuard lk(sched.lock);
     sched.gcwaiting.store(0, std::memory_order_seq_cst);
-    int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+    int32_t n = gomaxprocs_n.load(std::memory_order_acquire);
     for (int32_t i = 0; i < n; i++) {
       P* p = allp[i];
       if (p == own) {
@@ -265,7 +265,7 @@ void procresize(int32_t n) {
   if (n < 1) n = 1;
   if (n > 1024) n = 1024;
   stop_the_world("gomaxprocs");
-  int32_t old = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t old = gomaxprocs_n.load(std::memory_order_acquire);
   for (int32_t i = old; i < n; i++) {
     if (!allp[i]) {
       P* p = new P();

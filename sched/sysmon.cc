@@ -84,7 +84,7 @@ uint32_t retake(int64_t now, int64_t* next_check) {
   uint32_t n = 0;
   int64_t now_ticks = cputicks();
   g_tick_rate.update(now, now_ticks);
-  int32_t procs = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t procs = gomaxprocs_n.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++) {
     P* p = allp[i];
     uint32_t s = p->status.load(std::memory_order_acquire);
@@ -168,7 +168,7 @@ void schedtrace(int64_t now, int64_t start) {
 // The earliest timer deadline on a P that is running a G (0 = none).
 int64_t earliest_running_timer() {
   int64_t earliest = 0;
-  int32_t procs = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t procs = gomaxprocs_n.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++) {
     P* p = allp[i];
     if (p->status.load(std::memory_order_relaxed) != kPRunning) continue;

@@ -169,7 +169,7 @@ uint32_t run_timers(P* p, int64_t now) {
 
 int64_t earliest_timer() {
   int64_t best = 0;
-  int32_t n = gomaxprocs_n.load(std::memory_order_relaxed);
+  int32_t n = gomaxprocs_n.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++) {
     int64_t w = allp[i]->timer0_when.load(std::memory_order_acquire);
     if (w != 0 && (best == 0 || w < best)) best = w;
