@@ -138,9 +138,7 @@ void MCentral::note_remote_free(MSpan* s) {
   // Only a span that is full *and* still has the pending free moves: the
   // owner may have reclaimed and refilled it while we waited for the lock.
   if (s->list == SpanList::kFull && s->frees_pending()) {
-    size_t i = s->sweepgen.load(std::memory_order_relaxed) == MHeap::get().sweepgen()
-                   ? sweep_index(true)
-                   : sweep_index(false);
+    size_t i = list_index_locked(s);
     full_[i].remove(s);
     partial_[i].push(s);
     s->list = SpanList::kPartial;
@@ -174,24 +172,25 @@ size_t MCentral::free_empty_spans() {
   return freed;
 }
 
+size_t MCentral::list_index_locked(const MSpan* s) const {
+  uint32_t sg = MHeap::get().sweepgen();
+  uint32_t span_sg = s->sweepgen.load(std::memory_order_relaxed);
+  RT_ASSERT(span_sg == sg || span_sg == sg - 2);
+  return sweep_index(span_sg == sg);
+}
+
 bool MCentral::release_if_empty(MSpan* s) {
-  MHeap& heap = MHeap::get();
   {
     rt::detail::LockGuard g(lock_);
     // Off the lists: a cache owns it (its owner releases it on uncache), or
-    // it already went to free_span and waits for the span walk to end.
-    if (s->list == SpanList::kNone || s->owner.load(std::memory_order_relaxed) != nullptr) return false;
+    // it already went to free_span and waits for the span walk to end. A
+    // listed span has no owner: caches take spans off the lists first.
+    if (s->list == SpanList::kNone) return false;
     if (s->frees_pending()) s->reclaim();
     if (!s->releasable()) return false;
-    // Which generation's list holds it: a span's sweepgen is the heap's on
-    // the swept lists (as note_remote_free reads it).
-    uint32_t sg = heap.sweepgen();
-    uint32_t span_sg = s->sweepgen.load(std::memory_order_relaxed);
-    RT_ASSERT(span_sg == sg || span_sg == sg - 2);
-    bool swept = span_sg == sg;
-    (s->list == SpanList::kPartial ? partial_ : full_)[sweep_index(swept)].remove(s);
+    (s->list == SpanList::kPartial ? partial_ : full_)[list_index_locked(s)].remove(s);
   }
-  heap.free_span(s);
+  MHeap::get().free_span(s);
   return true;
 }
 

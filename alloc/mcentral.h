@@ -63,6 +63,9 @@ class MCentral {
 
  private:
   size_t sweep_index(bool swept) const;
+  // The index of the list pair (swept / unswept) a listed span is on: its
+  // sweepgen is the heap's on the swept lists, two behind on the others.
+  size_t list_index_locked(const MSpan* s) const;
   MSpan* take_usable_locked(uint32_t sg);
   void push_locked(MSpan* s);  // onto the swept list that fits its count
 

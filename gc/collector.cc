@@ -44,7 +44,6 @@ namespace rt::collector {
 
 namespace {
 
-constexpr uint64_t kFlushBytes = pacer::kAllocFlushBytes;
 // Go's forcegcperiod: sysmon starts a cycle when none ran for this long.
 constexpr int64_t kForceGcPeriodNs = int64_t{120} * 1'000'000'000;
 // Most scan work mark termination does with the world stopped before it
@@ -527,7 +526,7 @@ void account_allocation(size_t bytes, bool scan) {
   uint64_t slot = slot_bytes(bytes);
   t_unflushed += slot;
   if (scan) t_unflushed_scan += slot;
-  if (__builtin_expect(t_unflushed < kFlushBytes, 1)) return;
+  if (__builtin_expect(t_unflushed < pacer::kAllocFlushBytes, 1)) return;
   uint64_t flushed = t_unflushed;
   t_unflushed = 0;
   pacer::note_alloc(flushed, t_unflushed_scan);
@@ -536,7 +535,7 @@ void account_allocation(size_t bytes, bool scan) {
   // Over the memory limit: give free pages back before allocating more
   // (Go's allocation-time scavenging).
   uint64_t excess = 0;
-  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 4 * kFlushBytes));
+  if (pacer::over_memory_limit(&excess)) alloc::scavenge_bytes(std::min<uint64_t>(excess, 4 * pacer::kAllocFlushBytes));
   // Only goroutines assist or start cycles; a plain thread inside make
   // holds the gate (and an unrooted result).
   if (!stopped_by_the_world()) return;
