@@ -151,7 +151,7 @@ ExternalWaker& ExternalWaker::operator=(ExternalWaker&& other) noexcept {
   return *this;
 }
 
-SyscallScope::SyscallScope() {
+void SyscallScope::enter() {
   // Nested scopes: only the outermost one leaves and retakes the P.
   G* g = getg();
   active_ = g != nullptr && g->status.load(std::memory_order_relaxed) == sched::kGRunning;

@@ -75,6 +75,7 @@ enum class WaitReason : uint8_t {
   kFinalizerWait,
   kForceGCIdle,
   kStopTheWorld,
+  kForEachP,
   kSyscallExit,
 };
 const char* wait_reason_string(WaitReason r);
@@ -99,8 +100,14 @@ struct G {
   // lock_os_thread: the M this G is wired to, and the nesting count.
   M* lockedm = nullptr;
   uint32_t lock_count = 0;
-  // SP saved on syscall entry: the collector scans [syscall_sp, stack.hi).
-  uintptr_t syscall_sp = 0;
+  // The SP of a G that holds its M without switching out: in a syscall
+  // scope (kGSyscall) or while it waits for the other Ps (kGWaiting in
+  // run_scannable, scannable_wait.h); 0 otherwise. The collector scans
+  // [blocked_sp, stack.hi) then: the frames above it stay as they are, and
+  // hold the callee-saved registers (SyscallScope saves them in itself,
+  // run_scannable in its frame). Written by the G before the status change
+  // (release), read after the scanner's claim (acquire).
+  uintptr_t blocked_sp = 0;
   WaitReason wait_reason = WaitReason::kNone;
 
   // --- preemption ---------------------------------------------------------

@@ -140,6 +140,7 @@ const char* wait_reason_string(WaitReason r) {
     case WaitReason::kFinalizerWait: return "finalizer wait";
     case WaitReason::kForceGCIdle: return "force gc (idle)";
     case WaitReason::kStopTheWorld: return "stop the world";
+    case WaitReason::kForEachP: return "wait for all Ps to run a safe-point function";
     case WaitReason::kSyscallExit: return "syscall exit";
   }
   return "?";

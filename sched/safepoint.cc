@@ -6,6 +6,7 @@
 #include "runtime/lock.h"
 #include "sched/preempt.h"
 #include "sched/proc.h"
+#include "sched/scannable_wait.h"
 #include "sched/sema.h"
 #include "sched/stw.h"
 
@@ -43,10 +44,13 @@ bool for_each_p_at_safe_point(void (*fn)(P*), int64_t timeout_ns) {
     g_safe_point_fn.store(fn, std::memory_order_relaxed);
     gen = g_safe_point_gen.load(std::memory_order_relaxed) + 1;
     g_safe_point_gen.store(gen, std::memory_order_release);
-    for (int32_t i = 0; i < n; i++) {
-      P* p = allp[i];
-      if (p == own || p->status.load(std::memory_order_relaxed) == kPIdle) run_safe_point(p);
-    }
+    // Idle means on the idle list, not a status of kPIdle: a P that startm
+    // took off the list (start_the_world, wakep) keeps that status until
+    // its new M's acquirep, which takes no lock, and that M may already be
+    // running a goroutine on it by the time fn ran here. Such a P runs fn
+    // itself, in find_runnable; the wait below does not count it.
+    if (own) run_safe_point(own);
+    for (P* p = sched.pidle; p; p = p->link) run_safe_point(p);
   }
   auto pending = [&](bool signal) {
     bool any = false;
@@ -64,21 +68,23 @@ bool for_each_p_at_safe_point(void (*fn)(P*), int64_t timeout_ns) {
     }
     return any;
   };
-  int64_t start = nanotime();
-  bool all = true;
-  uint32_t spins = 0;
-  for (int64_t next_signal = start + kFlagOnlyNs; pending(nanotime() >= next_signal);) {
-    int64_t now = nanotime();
-    if (now >= next_signal) next_signal = now + kFlagOnlyNs * 5;
-    if (now - start >= timeout_ns) {
-      all = false;
-      break;
+  auto wait = [&]() -> bool {
+    int64_t start = nanotime();
+    uint32_t spins = 0;
+    for (int64_t next_signal = start + kFlagOnlyNs; pending(nanotime() >= next_signal);) {
+      int64_t now = nanotime();
+      if (now >= next_signal) next_signal = now + kFlagOnlyNs * 5;
+      if (now - start >= timeout_ns) return false;
+      // Polled, not slept: the wait is microseconds (see stw.cc); a yield
+      // now and then in case a P we wait for needs this CPU.
+      if (++spins % 256 == 0) sched_yield();
+      rt::detail::cpu_relax();
     }
-    // Polled, not slept: the wait is microseconds (see stw.cc); a yield
-    // now and then in case a P we wait for needs this CPU.
-    if (++spins % 256 == 0) sched_yield();
-    rt::detail::cpu_relax();
-  }
+    return true;
+  };
+  // A collector's stack scan may wait for us meanwhile (scannable_wait.h).
+  G* self = getg();
+  bool all = self ? run_scannable(self, WaitReason::kForEachP, wait) : wait();
   if (G* g = getg()) g->nopreempt--;
   world_sema_release();
   return all;

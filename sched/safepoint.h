@@ -2,15 +2,16 @@
 // without stopping the world (Go's forEachP).
 //
 // The requester numbers the request and, under Sched::lock, runs the
-// function itself on idle Ps (no M can take one while the lock is held)
-// and on its own P; every running P is asked to yield (its goroutine's
+// function itself on the Ps on the idle list (no M can take one while the
+// lock is held) and on its own P; every running P is asked to yield (its goroutine's
 // preempt flag; after 20 us, the signal too) and runs the function on its
 // M's scheduler stack, in find_runnable, before it picks the next
 // goroutine; a P that goes idle first runs it in pidleput. Ps in syscall
 // scopes are skipped (their M may take them back at any moment, and no
 // goroutine uses them meanwhile): a caller that must reach them too
 // follows with a stop-the-world, as the collector's mark termination does.
-// Requests are serialized with stop-the-world (the world semaphore).
+// Requests are serialized with stop-the-world (the world semaphore). While
+// the requester waits it is scannable by the collector (scannable_wait.h).
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,7 @@
 #include "runtime/fatal.h"
 #include "sched/preempt.h"
 #include "sched/proc.h"
+#include "sched/scannable_wait.h"
 #include "sched/sema.h"
 #include "sched/timers.h"
 
@@ -65,11 +66,11 @@ void world_sema_acquire() {
 }
 void world_sema_release() { semrelease(&g_worldsema); }
 
-int64_t stop_the_world(const char*) {
-  world_sema_acquire();
-  // A goroutine that stops the world must keep running until it starts it
-  // again: nothing else can run it meanwhile.
-  if (G* g = getg()) g->nopreempt++;
+namespace {
+
+// Takes every P out of circulation and waits until the last running one
+// has stopped. Returns the nanoseconds that took.
+int64_t stop_all_ps() {
   int64_t t0 = nanotime();
   g_stw_start = t0;
   M* me = current_m();
@@ -120,7 +121,23 @@ int64_t stop_the_world(const char*) {
     wait = sched.stopwait > 0;
   }
   if (sched.stopwait != 0) rt::detail::fatal("stop_the_world: stopwait not zero");
-  int64_t took = nanotime() - t0;
+  return nanotime() - t0;
+}
+
+}  // namespace
+
+int64_t stop_the_world(const char*) {
+  world_sema_acquire();
+  int64_t took;
+  if (G* g = getg()) {
+    // A goroutine that stops the world must keep running until it starts
+    // it again: nothing else can run it meanwhile. While it waits for the
+    // other Ps, the collector may scan it (scannable_wait.h).
+    g->nopreempt++;
+    took = run_scannable(g, WaitReason::kStopTheWorld, stop_all_ps);
+  } else {
+    took = stop_all_ps();
+  }
   LockGuard sl(g_stats_lock);
   g_stats.count++;
   g_stats.last_stop_ns = took;
@@ -247,8 +264,10 @@ void g_stack_scan_range(const Suspended& s, uintptr_t* lo, uintptr_t* hi) {
     *lo = *hi;  // never ran: no stack yet
     return;
   }
-  if (s.status == kGSyscall) {
-    *lo = g->syscall_sp;
+  // A waiting G with a blocked_sp waits in run_scannable (a parked G has
+  // none: it is cleared before the G can park again).
+  if (s.status == kGSyscall || (s.status == kGWaiting && g->blocked_sp != 0)) {
+    *lo = g->blocked_sp;
   } else {
     *lo = reinterpret_cast<uintptr_t>(g->ctx);
   }

@@ -9,7 +9,8 @@
 // every futex wake-up of a sleeping thread and every signal costs tens of
 // microseconds, the whole budget of a pause. It returns once no goroutine
 // but the caller runs. start_the_world() hands the Ps back and wakes Ms for
-// those with work. Only one stop at a time.
+// those with work. Only one stop at a time. A goroutine that stops the
+// world is scannable by the collector while it waits (scannable_wait.h).
 //
 // suspend_g() stops one goroutine at a safe point so its stack can be
 // scanned, without stopping anyone else: a parked or runnable G is claimed

@@ -26,7 +26,7 @@ void entersyscall() {
   G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
   if (!g) return;
   P* p = m->p;
-  g->syscall_sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  g->blocked_sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
   // The run ends here for the trace: the P may go to another M meanwhile.
   rt::trace::detail::go_stop(g, p);
@@ -63,7 +63,7 @@ void exitsyscall() {
     rt::alloc::set_current_cache(oldp->mcache);
     cas_status(g, kGSyscall, kGRunning);
     rt::trace::detail::go_start(g);
-    g->syscall_sp = 0;
+    g->blocked_sp = 0;
     return;
   }
   // Any idle P.
@@ -76,7 +76,7 @@ void exitsyscall() {
     acquirep(p);
     cas_status(g, kGSyscall, kGRunning);
     rt::trace::detail::go_start(g);
-    g->syscall_sp = 0;
+    g->blocked_sp = 0;
     // We may have taken the last idle P while there is work: fine, we are
     // about to run it.
     return;
@@ -84,7 +84,7 @@ void exitsyscall() {
   // No P: g0 queues us and stops this M; we resume wherever a P is free.
   m->action = SwitchAction::kSyscallBlock;
   switch_to_g0(g, m);
-  g->syscall_sp = 0;
+  g->blocked_sp = 0;
 }
 
 }  // namespace rt::sched

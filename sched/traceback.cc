@@ -106,7 +106,10 @@ void dump_one(G* g, void* signal_context) {
   t << "]:" << (g->system ? " (runtime)" : "") << "\n";
   t.write_to(2);
   uint32_t st = s & ~kGScan;
-  if (st == kGWaiting || st == kGRunnable || st == kGPreempted) {
+  // A waiting G with a blocked_sp is still on its M (scannable_wait.h): its
+  // saved context is stale, so it prints like a running one.
+  bool switched_out = (st == kGWaiting && g->blocked_sp == 0) || st == kGRunnable || st == kGPreempted;
+  if (switched_out) {
     print_g_backtrace(g, 2, demangle);
   } else if (g == getg()) {
     // backtrace() may allocate (on first use): not from a signal handler.

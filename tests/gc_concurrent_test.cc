@@ -24,6 +24,9 @@
 #include "rewire_graph.h"
 #include "rt/metrics.h"
 #include "rt/sync.h"
+#include "sched/safepoint.h"
+#include "sched/stw.h"
+#include "sched_test_util.h"
 
 using namespace gctest;
 
@@ -181,6 +184,63 @@ TEST_P(GcConcurrent, GoroutinesCreatedWhileMarking) {
   });
 }
 
+// A goroutine that waits for every other P while cycles run back to back:
+// it stops the world, or runs a ragged safe point (for_each_p), over and
+// over. When the collector's stack scan comes to it mid-wait, the collector
+// scans it where it waits (scannable_wait.h): before, the collector's
+// worker spun for it to reach a safe point while it waited for that
+// worker's P, and both waited for ever (a stop), or the safe point gave up
+// after its timeout. What only its frames and registers hold survives
+// every scan. The frequent stops also hand Ps to new Ms all the time, which
+// the safe point once mistook for idle Ps and flushed under their new
+// owner's feet. In a child with an alarm: one failure mode is a hang.
+template <typename Wait>
+int wait_for_ps_while_collecting(Wait wait) {
+  int tag = new_tag();
+  int broken = 0, gave_up = 0;
+  uint64_t c0 = rt::gc_stats().cycles;
+  with_cycles_back_to_back([&] {
+    Tracked* mine = rt::make<Tracked>(tag, 42);
+    for (int i = 0; i < 1'000'000 && rt::gc_stats().cycles - c0 < 200; i++) {
+      if (!wait()) gave_up++;
+      rt::gosched();  // the collector's goroutines need this P too
+      if (mine->magic != Tracked::kAlive || mine->value != 42) broken++;
+    }
+  });
+  uint64_t cycles = rt::gc_stats().cycles - c0;
+  if (broken || gave_up || destroyed(tag) != 0 || cycles < 200) {
+    fprintf(stderr, "broken %d gave up %d destroyed %lld cycles %llu\n", broken, gave_up,
+            static_cast<long long>(destroyed(tag)), static_cast<unsigned long long>(cycles));
+    return 1;
+  }
+  return 0;
+}
+
+TEST(GcWaiterDeathTest, StopperIsScannedWhereItWaits) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(schedtest::child_run_for(30, "2", nullptr,
+                                       [] {
+                                         return wait_for_ps_while_collecting([] {
+                                           rt::sched::stop_the_world("test");
+                                           rt::sched::start_the_world();
+                                           return true;
+                                         });
+                                       }),
+              testing::ExitedWithCode(0), "");
+}
+
+TEST(GcWaiterDeathTest, SafePointRequesterIsScannedWhereItWaits) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(schedtest::child_run_for(30, "2", nullptr,
+                                       [] {
+                                         return wait_for_ps_while_collecting([] {
+                                           return rt::sched::for_each_p_at_safe_point([](rt::sched::P*) {},
+                                                                                      5'000'000'000);
+                                         });
+                                       }),
+              testing::ExitedWithCode(0), "");
+}
+
 TEST(GcCheckmarkDeathTest, ReportsAnObjectMarkingMissed) {
   EXPECT_DEATH(
       {
@@ -280,3 +340,4 @@ TEST(GcIdleMark, IdlePsMark) {
 }
 
 }  // namespace
+

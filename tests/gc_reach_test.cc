@@ -5,6 +5,7 @@
 // goroutine's own stack; noscan objects are freed too; raw allocations are
 // never touched.
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include <vector>
 
@@ -201,6 +202,53 @@ TEST_P(GcReach, ParkedGoroutineStackIsARoot) {
     EXPECT_EQ(destroyed(tag) - before, 0);
     release.send(1);
     EXPECT_EQ(out.recv(), 155u);
+  });
+}
+
+// A goroutine in a syscall scope keeps its object only in a callee-saved
+// register (r12) while collections run: the scope saved that register in
+// itself when it opened, so the scan of the goroutine's stack, which
+// starts where the scope began, finds it.
+[[gnu::noinline]] uintptr_t make_tracked_pair(int tag) {
+  Tracked* t = rt::make<Tracked>(tag, 7);
+  t->next = rt::make<Tracked>(tag, 8);
+  return reinterpret_cast<uintptr_t>(t);
+}
+
+[[gnu::noinline]] uint64_t hold_in_register_through_scope(int tag, std::atomic<int>* in_scope,
+                                                          std::atomic<bool>* collected) {
+#if defined(__x86_64__)
+  register uintptr_t held asm("r12") = make_tracked_pair(tag);
+  clear_stack();  // the only copy left is the register
+  asm volatile("" : "+r"(held));
+  {
+    rt::SyscallScope scope;
+    in_scope->store(1);
+    while (!collected->load()) {
+      struct timespec ts{0, 200'000};
+      nanosleep(&ts, nullptr);
+    }
+  }
+  asm volatile("" : "+r"(held));
+  auto* t = reinterpret_cast<Tracked*>(held);
+  return t->magic == Tracked::kAlive && t->next->magic == Tracked::kAlive ? t->value + t->next->value : 0;
+#else
+  return 15;
+#endif
+}
+
+TEST_P(GcReach, SyscallScopeSavesRegisters) {
+  run_gc_test(procs(), [] {
+    const int tag = new_tag();
+    std::atomic<int> in_scope{0};
+    std::atomic<bool> collected{false};
+    auto out = rt::make_chan<uint64_t>(1);
+    rt::go([&, out]() mutable { out.send(hold_in_register_through_scope(tag, &in_scope, &collected)); });
+    while (!in_scope.load()) rt::sleep(std::chrono::microseconds(100));
+    for (int i = 0; i < 3; i++) full_gc();
+    EXPECT_EQ(destroyed(tag), 0);
+    collected = true;
+    EXPECT_EQ(out.recv(), 15u);
   });
 }
 

@@ -90,13 +90,37 @@ void unlock_os_thread();
 // channels inside; plain C/C++ and system calls are fine.
 class SyscallScope {
  public:
-  SyscallScope();
+  // Inline, so that it saves the callee-saved registers of the function
+  // that opens the scope: a GC'd pointer that function keeps only in such
+  // a register through the blocking call is then in this object, in that
+  // function's frame, which the collector scans (it scans the goroutine's
+  // stack from the scope's entry up while the scope runs on).
+  [[gnu::always_inline]] SyscallScope() {
+#if defined(__x86_64__)
+    // A register the compiler picks for the operand holds no live value.
+    asm volatile(
+        "movq %%rbx, 0(%0)\n\t"
+        "movq %%rbp, 8(%0)\n\t"
+        "movq %%r12, 16(%0)\n\t"
+        "movq %%r13, 24(%0)\n\t"
+        "movq %%r14, 32(%0)\n\t"
+        "movq %%r15, 40(%0)"
+        :
+        : "r"(saved_regs_)
+        : "memory");
+#else
+#error "rt::SyscallScope: no callee-saved register list for this architecture"
+#endif
+    enter();
+  }
   ~SyscallScope();
   SyscallScope(const SyscallScope&) = delete;
   SyscallScope& operator=(const SyscallScope&) = delete;
 
  private:
+  void enter();
   bool active_;
+  uintptr_t saved_regs_[6];  // RBX, RBP, R12-R15: read only by the collector's scan
 };
 
 // Runs fn inside a SyscallScope and returns its result.
