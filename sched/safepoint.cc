@@ -83,8 +83,7 @@ bool for_each_p_at_safe_point(void (*fn)(P*), int64_t timeout_ns) {
     return true;
   };
   // A collector's stack scan may wait for us meanwhile (scannable_wait.h).
-  G* self = getg();
-  bool all = self ? run_scannable(self, WaitReason::kForEachP, wait) : wait();
+  bool all = wait_for_ps(getg(), WaitReason::kForEachP, wait);
   if (G* g = getg()) g->nopreempt--;
   world_sema_release();
   return all;

@@ -50,6 +50,12 @@ template <typename F>
   return result;
 }
 
+// Runs wait() scannable when g (the caller's G, or nullptr off goroutines)
+// is running; a G in a syscall scope is scannable already (blocked_sp),
+// and a plain thread is never scanned: they just wait.
+template <typename F>
+auto wait_for_ps(G* g, WaitReason why, F&& wait) -> decltype(wait());
+
 template <typename F>
 [[gnu::noinline]] auto run_scannable(G* g, WaitReason why, F&& wait) -> decltype(wait()) {
   uintptr_t sp;
@@ -68,6 +74,12 @@ template <typename F>
   // the wait.
   asm volatile("" : "+r"(result));
   return result;
+}
+
+template <typename F>
+auto wait_for_ps(G* g, WaitReason why, F&& wait) -> decltype(wait()) {
+  if (g && g->status.load(std::memory_order_relaxed) == kGRunning) return run_scannable(g, why, wait);
+  return wait();
 }
 
 }  // namespace rt::sched

@@ -128,16 +128,12 @@ int64_t stop_all_ps() {
 
 int64_t stop_the_world(const char*) {
   world_sema_acquire();
-  int64_t took;
-  if (G* g = getg()) {
-    // A goroutine that stops the world must keep running until it starts
-    // it again: nothing else can run it meanwhile. While it waits for the
-    // other Ps, the collector may scan it (scannable_wait.h).
-    g->nopreempt++;
-    took = run_scannable(g, WaitReason::kStopTheWorld, stop_all_ps);
-  } else {
-    took = stop_all_ps();
-  }
+  // A goroutine that stops the world must keep running until it starts it
+  // again: nothing else can run it meanwhile. While it waits for the other
+  // Ps, the collector may scan it (scannable_wait.h).
+  G* g = getg();
+  if (g) g->nopreempt++;
+  int64_t took = wait_for_ps(g, WaitReason::kStopTheWorld, stop_all_ps);
   LockGuard sl(g_stats_lock);
   g_stats.count++;
   g_stats.last_stop_ns = took;

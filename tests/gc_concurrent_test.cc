@@ -241,6 +241,21 @@ TEST(GcWaiterDeathTest, SafePointRequesterIsScannedWhereItWaits) {
               testing::ExitedWithCode(0), "");
 }
 
+// A goroutine in a syscall scope is scannable already (from where the
+// scope began): stopping the world from there, as rt::gc() does, just
+// waits.
+TEST(GcWaiter, CollectAndStopFromASyscallScope) {
+  run_gc_test(2, [] {
+    uint64_t c0 = rt::gc_stats().cycles;
+    rt::blocking([] {
+      rt::gc();
+      rt::sched::stop_the_world("test");
+      rt::sched::start_the_world();
+    });
+    EXPECT_GE(rt::gc_stats().cycles - c0, 1u);
+  });
+}
+
 TEST(GcCheckmarkDeathTest, ReportsAnObjectMarkingMissed) {
   EXPECT_DEATH(
       {
