@@ -318,6 +318,14 @@ struct Sched {
   M* timer_waiter = nullptr;
 };
 
+// Whether g, seen in status `status` (without kGScan), is on its M without
+// having switched out: its stack starts at blocked_sp, not at its saved
+// context (a syscall scope, or a wait in run_scannable; a parked G has no
+// blocked_sp: it is cleared before the G can park again).
+inline bool on_m_from_blocked_sp(const G* g, uint32_t status) {
+  return status == kGSyscall || (status == kGWaiting && g->blocked_sp != 0);
+}
+
 // --- globals and accessors (proc.cc) ---------------------------------------
 extern Sched sched;
 extern P** allp;             // GOMAXPROCS Ps

@@ -7,8 +7,8 @@
 // spins until it has. A goroutine that stops the world waits for the
 // collector's P to stop, and that P's goroutine may be the one spinning in
 // suspend_g for it: each would wait for the other for ever. So the waiter
-// marks itself kGWaiting (kStopTheWorld, kForEachP) for the wait, with blocked_sp
-// saying where its frames begin, and suspend_g claims it at once and scans
+// marks itself kGWaiting (kStopTheWorld, kForEachP) for the wait, with
+// blocked_sp saying where its frames begin, and suspend_g claims it at once and scans
 // [blocked_sp, stack.hi) while it goes on waiting. Go's stopTheWorld and
 // forEachP put their caller in _Gwaiting for the same reason.
 //
@@ -50,12 +50,6 @@ template <typename F>
   return result;
 }
 
-// Runs wait() scannable when g (the caller's G, or nullptr off goroutines)
-// is running; a G in a syscall scope is scannable already (blocked_sp),
-// and a plain thread is never scanned: they just wait.
-template <typename F>
-auto wait_for_ps(G* g, WaitReason why, F&& wait) -> decltype(wait());
-
 template <typename F>
 [[gnu::noinline]] auto run_scannable(G* g, WaitReason why, F&& wait) -> decltype(wait()) {
   uintptr_t sp;
@@ -76,6 +70,9 @@ template <typename F>
   return result;
 }
 
+// Runs wait() scannable when g (the caller's G, or nullptr off goroutines)
+// is running; a G in a syscall scope is scannable already (blocked_sp),
+// and a plain thread is never scanned: they just wait.
 template <typename F>
 auto wait_for_ps(G* g, WaitReason why, F&& wait) -> decltype(wait()) {
   if (g && g->status.load(std::memory_order_relaxed) == kGRunning) return run_scannable(g, why, wait);

@@ -260,9 +260,7 @@ void g_stack_scan_range(const Suspended& s, uintptr_t* lo, uintptr_t* hi) {
     *lo = *hi;  // never ran: no stack yet
     return;
   }
-  // A waiting G with a blocked_sp waits in run_scannable (a parked G has
-  // none: it is cleared before the G can park again).
-  if (s.status == kGSyscall || (s.status == kGWaiting && g->blocked_sp != 0)) {
+  if (on_m_from_blocked_sp(g, s.status)) {
     *lo = g->blocked_sp;
   } else {
     *lo = reinterpret_cast<uintptr_t>(g->ctx);

@@ -106,9 +106,9 @@ void dump_one(G* g, void* signal_context) {
   t << "]:" << (g->system ? " (runtime)" : "") << "\n";
   t.write_to(2);
   uint32_t st = s & ~kGScan;
-  // A waiting G with a blocked_sp is still on its M (scannable_wait.h): its
-  // saved context is stale, so it prints like a running one.
-  bool switched_out = (st == kGWaiting && g->blocked_sp == 0) || st == kGRunnable || st == kGPreempted;
+  // A G still on its M (a syscall scope, a scannable wait) has a stale
+  // saved context: it prints like a running one.
+  bool switched_out = (st == kGWaiting || st == kGRunnable || st == kGPreempted) && !on_m_from_blocked_sp(g, st);
   if (switched_out) {
     print_g_backtrace(g, 2, demangle);
   } else if (g == getg()) {

@@ -355,4 +355,3 @@ TEST(GcIdleMark, IdlePsMark) {
 }
 
 }  // namespace
-

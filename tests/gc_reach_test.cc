@@ -217,7 +217,6 @@ TEST_P(GcReach, ParkedGoroutineStackIsARoot) {
 
 [[gnu::noinline]] uint64_t hold_in_register_through_scope(int tag, std::atomic<int>* in_scope,
                                                           std::atomic<bool>* collected) {
-#if defined(__x86_64__)
   register uintptr_t held asm("r12") = make_tracked_pair(tag);
   clear_stack();  // the only copy left is the register
   asm volatile("" : "+r"(held));
@@ -232,9 +231,6 @@ TEST_P(GcReach, ParkedGoroutineStackIsARoot) {
   asm volatile("" : "+r"(held));
   auto* t = reinterpret_cast<Tracked*>(held);
   return t->magic == Tracked::kAlive && t->next->magic == Tracked::kAlive ? t->value + t->next->value : 0;
-#else
-  return 15;
-#endif
 }
 
 TEST_P(GcReach, SyscallScopeSavesRegisters) {
